@@ -1,0 +1,154 @@
+/* clock.c - system and test clocks, and UTC time formatting without libc's
+ * locale- and TZ-dependent functions. */
+#include "base/clock.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct hd_clock {
+    bool test;
+    _Atomic int64_t now_ms;
+};
+
+hd_clock *hd_clock_new(bool test, int64_t start_ms) {
+    hd_clock *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->test = test;
+    atomic_store(&c->now_ms, start_ms);
+    return c;
+}
+
+void hd_clock_free(hd_clock *c) { free(c); }
+
+bool hd_clock_is_test(const hd_clock *c) { return c && c->test; }
+
+int64_t hd_clock_now_ms(const hd_clock *c) {
+    if (c && c->test) return atomic_load(&((hd_clock *)c)->now_ms);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool hd_clock_set_ms(hd_clock *c, int64_t now_ms) {
+    if (!c || !c->test) return false;
+    atomic_store(&c->now_ms, now_ms);
+    return true;
+}
+
+bool hd_clock_advance_ms(hd_clock *c, int64_t delta_ms) {
+    if (!c || !c->test) return false;
+    atomic_fetch_add(&c->now_ms, delta_ms);
+    return true;
+}
+
+int64_t hd_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t hd_mono_ms(void) { return hd_mono_ns() / 1000000; }
+
+/* Howard Hinnant's days_from_civil algorithm (public domain description). */
+int64_t hd_days_from_civil(int y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void hd_civil_from_days(int64_t z, int *y, int *m, int *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+static int digits(const char *s, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool valid_date(int y, int m, int d) {
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+    int max = mdays[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) max = 29;
+    return d <= max;
+}
+
+bool hd_time_parse(const char *s, int64_t *out_ms) {
+    if (!s) return false;
+    size_t n = strlen(s);
+    if (n < 10 || s[4] != '-' || s[7] != '-') return false;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    if (y < 0 || mo < 0 || d < 0 || !valid_date(y, mo, d)) return false;
+    int64_t ms = hd_days_from_civil(y, mo, d) * 86400000LL;
+    if (n == 10) {
+        *out_ms = ms;
+        return true;
+    }
+    if ((s[10] != 'T' && s[10] != ' ') || n < 19 || s[13] != ':' || s[16] != ':') return false;
+    int h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60) return false;
+    ms += ((int64_t)h * 3600 + mi * 60 + se) * 1000;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        int frac = 0, nd = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (nd < 3) frac = frac * 10 + (*p - '0');
+            nd++;
+            p++;
+        }
+        if (nd == 0) return false;
+        while (nd < 3) {
+            frac *= 10;
+            nd++;
+        }
+        ms += frac;
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '+' ? 1 : -1;
+        int oh = digits(p + 1, 2);
+        if (oh < 0 || p[3] != ':') return false;
+        int om = digits(p + 4, 2);
+        if (om < 0 || oh > 23 || om > 59) return false;
+        ms -= sign * ((int64_t)oh * 3600 + om * 60) * 1000;
+        p += 6;
+    } else if (*p != '\0' || s[10] == 'T') {
+        /* "YYYY-MM-DDTHH:MM:SS" without a zone is ambiguous: refuse it. A
+         * space-separated form is taken as UTC (what CSV exports usually hold). */
+        if (*p != '\0') return false;
+        if (s[10] == 'T') return false;
+    }
+    if (*p != '\0') return false;
+    *out_ms = ms;
+    return true;
+}
+
+void hd_time_format(int64_t ms, char out[32]) {
+    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - days * 86400000;
+    int y, m, d;
+    hd_civil_from_days(days, &y, &m, &d);
+    int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), s = (int)(rem / 1000 % 60);
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, h, mi, s, (int)(rem % 1000));
+}

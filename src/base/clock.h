@@ -1,0 +1,44 @@
+/* clock.h - the one source of "now" for all domain code.
+ *
+ * A system clock reads CLOCK_REALTIME; a test clock holds a settable instant so
+ * expiries, auctions and schedules are tested by moving time, never by sleeping.
+ * Both are safe to read from many threads. */
+#ifndef HD_CLOCK_H
+#define HD_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct hd_clock hd_clock;
+
+/* Creates a clock. A test clock starts at start_ms (ms since the Unix epoch);
+ * start_ms is ignored for a system clock. Caller frees with hd_clock_free. */
+hd_clock *hd_clock_new(bool test, int64_t start_ms);
+void hd_clock_free(hd_clock *c);
+
+bool hd_clock_is_test(const hd_clock *c);
+
+/* Milliseconds since the Unix epoch. */
+int64_t hd_clock_now_ms(const hd_clock *c);
+
+/* Test clock only: set or advance the instant. Return false on a system clock. */
+bool hd_clock_set_ms(hd_clock *c, int64_t now_ms);
+bool hd_clock_advance_ms(hd_clock *c, int64_t delta_ms);
+
+/* Monotonic milliseconds for measuring durations (never the test clock). */
+int64_t hd_mono_ms(void);
+/* Monotonic nanoseconds, for benchmarks and latency. */
+int64_t hd_mono_ns(void);
+
+/* RFC 3339 / ISO 8601 helpers, always UTC on output.
+ * hd_time_parse accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)" and
+ * "YYYY-MM-DD HH:MM:SS"; returns false when s is not one of those. */
+bool hd_time_parse(const char *s, int64_t *out_ms);
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars + NUL) into out (>= 32 bytes). */
+void hd_time_format(int64_t ms, char out[32]);
+
+/* Days since 1970-01-01 for a civil date, and back (proleptic Gregorian). */
+int64_t hd_days_from_civil(int y, int m, int d);
+void hd_civil_from_days(int64_t days, int *y, int *m, int *d);
+
+#endif

@@ -1,0 +1,49 @@
+/* err.c - filling hd_err. */
+#include "base/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+hd_rc hd_err_setv(hd_err *err, hd_rc rc, const char *field, const char *fmt, va_list ap) {
+    if (!err) return rc;
+    err->rc = rc;
+    snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    return rc;
+}
+
+hd_rc hd_err_set(hd_err *err, hd_rc rc, const char *field, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    hd_err_setv(err, rc, field, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void hd_err_clear(hd_err *err) {
+    if (!err) return;
+    err->rc = HD_OK;
+    err->field[0] = '\0';
+    err->msg[0] = '\0';
+}
+
+const char *hd_rc_name(hd_rc rc) {
+    switch (rc) {
+    case HD_OK: return "ok";
+    case HD_EINVAL: return "invalid";
+    case HD_ESYNTAX: return "syntax";
+    case HD_ENOTFOUND: return "not_found";
+    case HD_ECONFLICT: return "conflict";
+    case HD_ETOOBIG: return "too_big";
+    case HD_EAUTH: return "unauthorized";
+    case HD_EFORBIDDEN: return "forbidden";
+    case HD_EMOVED: return "moved";
+    case HD_ESTATE: return "state";
+    case HD_EBUSY: return "busy";
+    case HD_ESTORE: return "store";
+    case HD_EIO: return "io";
+    case HD_ENOMEM: return "no_memory";
+    case HD_EINTERNAL: return "internal";
+    }
+    return "unknown";
+}

@@ -1,0 +1,2 @@
+/* placeholder */
+#include "store/store.h"

@@ -1,0 +1,109 @@
+/* test_base.c - errors, clock, ids, buffers. */
+#include <cmocka.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/id.h"
+
+static void test_err_set(void **state) {
+    (void)state;
+    hd_err e;
+    hd_err_clear(&e);
+    assert_int_equal(hd_err_set(&e, HD_EINVAL, "points", "must be > 0, got %d", -3), HD_EINVAL);
+    assert_string_equal(e.field, "points");
+    assert_string_equal(e.msg, "must be > 0, got -3");
+    assert_int_equal(hd_err_set(NULL, HD_ENOTFOUND, NULL, "x"), HD_ENOTFOUND);
+}
+
+static void test_time_roundtrip(void **state) {
+    (void)state;
+    int64_t ms;
+    char out[32];
+    assert_true(hd_time_parse("2026-01-01T00:00:00Z", &ms));
+    assert_int_equal(ms, 1767225600000LL);
+    hd_time_format(ms, out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z");
+    assert_true(hd_time_parse("2026-01-01T08:00:00+08:00", &ms));
+    assert_int_equal(ms, 1767225600000LL);
+    assert_true(hd_time_parse("1997-09-30", &ms));
+    hd_time_format(ms, out);
+    assert_string_equal(out, "1997-09-30T00:00:00.000Z");
+    assert_true(hd_time_parse("2024-02-29 12:30:15", &ms));
+    hd_time_format(ms, out);
+    assert_string_equal(out, "2024-02-29T12:30:15.000Z");
+    assert_false(hd_time_parse("2023-02-29", &ms));
+    assert_false(hd_time_parse("2026-13-01", &ms));
+    assert_false(hd_time_parse("2026-01-01T00:00:00", &ms)); /* no zone */
+    assert_false(hd_time_parse("yesterday", &ms));
+    assert_false(hd_time_parse("2026-01-01T00:00:00Zjunk", &ms));
+    hd_time_format(-1, out);
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+}
+
+static void test_test_clock(void **state) {
+    (void)state;
+    hd_clock *c = hd_clock_new(true, 1000);
+    assert_int_equal(hd_clock_now_ms(c), 1000);
+    assert_true(hd_clock_advance_ms(c, 500));
+    assert_int_equal(hd_clock_now_ms(c), 1500);
+    assert_true(hd_clock_set_ms(c, 42));
+    assert_int_equal(hd_clock_now_ms(c), 42);
+    hd_clock_free(c);
+    hd_clock *sys = hd_clock_new(false, 0);
+    assert_false(hd_clock_set_ms(sys, 1));
+    assert_true(hd_clock_now_ms(sys) > 1767225600000LL - 86400000LL * 365);
+    hd_clock_free(sys);
+}
+
+static void test_ids_ordered_unique(void **state) {
+    (void)state;
+    hd_idgen *g = hd_idgen_new(7);
+    int64_t prev = 0;
+    for (int i = 0; i < 100000; i++) {
+        int64_t id = hd_id_next(g);
+        assert_true(id > prev);
+        prev = id;
+    }
+    char s[24];
+    int64_t back;
+    hd_id_format(prev, s);
+    assert_true(hd_id_parse(s, &back));
+    assert_int_equal(back, prev);
+    assert_false(hd_id_parse("12a", &back));
+    assert_false(hd_id_parse("", &back));
+    assert_false(hd_id_parse("99999999999999999999", &back));
+    assert_false(hd_id_parse("0", &back));
+    hd_idgen_free(g);
+}
+
+static void test_buf(void **state) {
+    (void)state;
+    hd_buf b = HD_BUF_INIT;
+    for (int i = 0; i < 1000; i++) hd_buf_printf(&b, "%d,", i);
+    assert_int_equal(b.len, strlen(b.data));
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    hd_buf_reset(&b);
+    hd_buf_puts(&b, "互动");
+    assert_string_equal(b.data, "互动");
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    hd_buf_printf(&b, "%s", big);
+    assert_int_equal(b.len, strlen("互动") + 599);
+    hd_buf_free(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_set),    cmocka_unit_test(test_time_roundtrip),
+        cmocka_unit_test(test_test_clock), cmocka_unit_test(test_ids_ordered_unique),
+        cmocka_unit_test(test_buf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
