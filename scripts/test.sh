@@ -34,6 +34,18 @@ count() {
     fi
 }
 
+# one throw-away PostgreSQL for every test that needs it
+pgdir="$(pwd)/$log/pg"
+if HUDONG_TEST_PG=$(sh scripts/pg.sh start "$pgdir"); then
+    export HUDONG_TEST_PG
+    trap 'sh scripts/pg.sh stop "$pgdir"' EXIT
+else
+    echo "---- could not start PostgreSQL"
+    failed=$((failed + 1))
+    failures="$failures postgres"
+    HUDONG_TEST_PG=""
+fi
+
 for t in build/asan/tests/test_*; do
     [ -x "$t" ] || continue
     n=$(basename "$t")
@@ -48,17 +60,12 @@ if [ -n "$api_tests" ]; then
         HUDONG_TEST_STORE=sqlite "$t" >"$log/$n-sqlite.log" 2>&1
         count "$n[sqlite]" "$log/$n-sqlite.log" $?
     done
-    if pgurl=$(sh scripts/pg.sh start "$log/pg"); then
+    if [ -n "$HUDONG_TEST_PG" ]; then
         for t in $api_tests; do
             n=$(basename "$t")
-            HUDONG_TEST_STORE=postgres HUDONG_TEST_PG="$pgurl" "$t" >"$log/$n-pg.log" 2>&1
+            HUDONG_TEST_STORE=postgres "$t" >"$log/$n-pg.log" 2>&1
             count "$n[postgres]" "$log/$n-pg.log" $?
         done
-        sh scripts/pg.sh stop "$log/pg"
-    else
-        echo "---- could not start PostgreSQL"
-        failed=$((failed + 1))
-        failures="$failures postgres"
     fi
 fi
 

@@ -1,0 +1,99 @@
+/* store_int.h - shared between store.c and the two back ends. */
+#ifndef HD_STORE_INT_H
+#define HD_STORE_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define STMT_CACHE 256
+
+typedef struct stmt_slot {
+    const char *sql; /* the caller's literal: compared by pointer, then by text */
+    char *sql_copy;
+    sqlite3_stmt *stmt; /* SQLite */
+    char name[16];      /* PostgreSQL prepared statement name */
+    int nparams;
+    bool busy;
+} stmt_slot;
+
+struct hd_conn {
+    hd_store_kind kind;
+    hd_store *st;
+    sqlite3 *db;
+    PGconn *pg;
+    stmt_slot cache[STMT_CACHE];
+    int nprepared;
+    bool in_use;
+};
+
+struct hd_rows {
+    hd_conn *c;
+    /* SQLite */
+    sqlite3_stmt *stmt;
+    stmt_slot *slot; /* NULL when the statement is private to this result */
+    /* PostgreSQL */
+    PGresult *res;
+    int row, nrows;
+};
+
+typedef struct write_job {
+    hd_store_fn fn;
+    void *ctx;
+    hd_err *err;
+    hd_rc rc;
+    bool done;
+    struct write_job *next;
+} write_job;
+
+struct hd_store {
+    hd_store_kind kind;
+    char *url;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_conn; /* a pooled connection became free */
+    hd_conn **conns;        /* readers (SQLite) or the whole pool (PostgreSQL) */
+    int nconns;
+    /* SQLite group commit */
+    hd_conn *writer;
+    pthread_t writer_thread;
+    bool writer_running;
+    bool stopping;
+    pthread_cond_t cv_work; /* jobs were queued */
+    pthread_cond_t cv_done; /* a batch finished */
+    write_job *head, *tail;
+    int batch_max;
+    /* fault injection */
+    int fail_commit_after;
+    /* stats */
+    int64_t batches, jobs;
+};
+
+/* back ends */
+hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err);
+hd_store *hd__pg_open(const hd_store_opts *o, hd_err *err);
+
+hd_rc hd__sq_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
+                   int64_t *changes, hd_err *err);
+hd_rc hd__pg_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
+                   int64_t *changes, hd_err *err);
+int hd__sq_next(hd_rows *r, hd_err *err);
+void hd__sq_free(hd_rows *r);
+void hd__sq_close(hd_store *st);
+void hd__pg_close(hd_store *st);
+hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
+hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
+hd_rc hd__pg_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
+hd_rc hd__pg_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
+
+/* shared helpers */
+hd_rc hd__exec_script(hd_conn *c, const char *sql, hd_err *err);
+/* Picks the part of a migration that applies to this store kind into out (malloc'd). */
+char *hd__migration_for(const char *sql, hd_store_kind kind);
+/* Rewrites ? placeholders to $1..$n outside quotes (malloc'd) and counts them. */
+char *hd__pg_placeholders(const char *sql, int *count);
+void hd__conn_clear_cache(hd_conn *c);
+hd_rc hd__pg_error(hd_err *err, PGresult *res, PGconn *pg, const char *what);
+
+#endif

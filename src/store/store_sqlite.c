@@ -1,0 +1,370 @@
+/* store_sqlite.c - the embedded store: SQLite in WAL mode, one writer thread
+ * with group commit, a pool of reader connections.
+ *
+ * Group commit: hd_store_write queues a job and waits. The writer thread takes
+ * every queued job (up to batch_max), opens one transaction, runs each job in
+ * its own SAVEPOINT (a failing job rolls back only itself), commits once and
+ * wakes the callers. One fsync then covers many requests. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+static hd_rc sq_err(hd_err *err, sqlite3 *db, int code, const char *what) {
+    int ext = db ? sqlite3_extended_errcode(db) : code;
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+    hd_rc rc = HD_ESTORE;
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+        rc = HD_ECONFLICT;
+    else if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+        rc = HD_EBUSY;
+    return hd_err_set(err, rc, "", "%s: %s", what, msg);
+}
+
+static hd_conn *conn_open(hd_store *st, const char *path, bool writer, hd_err *err) {
+    hd_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        hd_err_set(err, HD_ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    c->kind = HD_STORE_SQLITE;
+    c->st = st;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        hd_err_set(err, HD_ESTORE, "db", "cannot open SQLite database '%s': %s", path,
+                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->db, 10000);
+    const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; "
+                                   "PRAGMA temp_store=MEMORY;"
+                                 : "PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; "
+                                   "PRAGMA temp_store=MEMORY;";
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        hd_err_set(err, HD_ESTORE, "db", "cannot set up SQLite database '%s': %s", path,
+                   msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_close(hd_conn *c) {
+    if (!c) return;
+    hd__conn_clear_cache(c);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+void hd__conn_clear_cache(hd_conn *c) {
+    for (int i = 0; i < STMT_CACHE; i++) {
+        if (c->cache[i].stmt) sqlite3_finalize(c->cache[i].stmt);
+        free(c->cache[i].sql_copy);
+        memset(&c->cache[i], 0, sizeof c->cache[i]);
+    }
+}
+
+static void *writer_main(void *arg);
+
+hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err) {
+    hd_store *st = calloc(1, sizeof *st);
+    if (!st) {
+        hd_err_set(err, HD_ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    st->kind = HD_STORE_SQLITE;
+    st->url = strdup(path);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv_conn, NULL);
+    pthread_cond_init(&st->cv_work, NULL);
+    pthread_cond_init(&st->cv_done, NULL);
+    st->batch_max = o->batch_max > 0 ? o->batch_max : 256;
+    bool mem = strcmp(path, ":memory:") == 0;
+    /* an in-memory database is private to its connection: use one shared cache */
+    const char *p = mem ? "file:hudong_mem?mode=memory&cache=shared" : path;
+    st->writer = conn_open(st, p, true, err);
+    if (!st->writer) goto fail;
+    st->nconns = o->readers > 0 ? o->readers : 4;
+    st->conns = calloc((size_t)st->nconns, sizeof *st->conns);
+    for (int i = 0; i < st->nconns; i++) {
+        st->conns[i] = conn_open(st, p, false, err);
+        if (!st->conns[i]) goto fail;
+    }
+    if (pthread_create(&st->writer_thread, NULL, writer_main, st) != 0) {
+        hd_err_set(err, HD_ESTORE, "", "cannot start the writer thread");
+        goto fail;
+    }
+    st->writer_running = true;
+    return st;
+fail:
+    hd__sq_close(st);
+    return NULL;
+}
+
+void hd__sq_close(hd_store *st) {
+    if (st->writer_running) {
+        pthread_mutex_lock(&st->mu);
+        st->stopping = true;
+        pthread_cond_broadcast(&st->cv_work);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->writer_thread, NULL);
+    }
+    for (int i = 0; i < st->nconns; i++) conn_close(st->conns[i]);
+    free(st->conns);
+    conn_close(st->writer);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv_conn);
+    pthread_cond_destroy(&st->cv_work);
+    pthread_cond_destroy(&st->cv_done);
+    free(st->url);
+    free(st);
+}
+
+static int exec_simple(sqlite3 *db, const char *sql) {
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static void *writer_main(void *arg) {
+    hd_store *st = arg;
+    sqlite3 *db = st->writer->db;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        while (!st->head && !st->stopping) pthread_cond_wait(&st->cv_work, &st->mu);
+        if (!st->head && st->stopping) {
+            pthread_mutex_unlock(&st->mu);
+            break;
+        }
+        /* take up to batch_max jobs */
+        write_job *batch = st->head, *last = st->head;
+        int n = 1;
+        while (last->next && n < st->batch_max) {
+            last = last->next;
+            n++;
+        }
+        st->head = last->next;
+        if (!st->head) st->tail = NULL;
+        last->next = NULL;
+        bool fail_commit = false;
+        if (st->fail_commit_after > 0 && --st->fail_commit_after == 0) fail_commit = true;
+        pthread_mutex_unlock(&st->mu);
+
+        hd_err berr;
+        hd_err_clear(&berr);
+        int rc = exec_simple(db, "BEGIN IMMEDIATE");
+        if (rc != SQLITE_OK) sq_err(&berr, db, rc, "begin");
+        for (write_job *j = batch; j && rc == SQLITE_OK; j = j->next) {
+            if (exec_simple(db, "SAVEPOINT job") != SQLITE_OK) {
+                j->rc = sq_err(j->err, db, rc, "savepoint");
+                continue;
+            }
+            hd_err_clear(j->err);
+            j->rc = j->fn(st->writer, j->ctx, j->err);
+            if (j->rc != HD_OK) exec_simple(db, "ROLLBACK TO job");
+            exec_simple(db, "RELEASE job");
+        }
+        if (rc == SQLITE_OK) {
+            if (fail_commit) {
+                exec_simple(db, "ROLLBACK");
+                hd_err_set(&berr, HD_ESTORE, "", "commit failed (injected fault)");
+                rc = SQLITE_IOERR;
+            } else if ((rc = exec_simple(db, "COMMIT")) != SQLITE_OK) {
+                sq_err(&berr, db, rc, "commit");
+                exec_simple(db, "ROLLBACK");
+            }
+        }
+        pthread_mutex_lock(&st->mu);
+        st->batches++;
+        st->jobs += n;
+        for (write_job *j = batch; j; j = j->next) {
+            if (rc != SQLITE_OK && j->rc == HD_OK) {
+                j->rc = berr.rc;
+                if (j->err) *j->err = berr;
+            }
+            j->done = true;
+        }
+        pthread_cond_broadcast(&st->cv_done);
+        pthread_mutex_unlock(&st->mu);
+    }
+    return NULL;
+}
+
+hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
+    hd_err local;
+    write_job j = {fn, ctx, err ? err : &local, HD_OK, false, NULL};
+    pthread_mutex_lock(&st->mu);
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->mu);
+        return hd_err_set(err, HD_EBUSY, "", "the store is shutting down");
+    }
+    if (st->tail)
+        st->tail->next = &j;
+    else
+        st->head = &j;
+    st->tail = &j;
+    pthread_cond_signal(&st->cv_work);
+    while (!j.done) pthread_cond_wait(&st->cv_done, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    return j.rc;
+}
+
+hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
+    pthread_mutex_lock(&st->mu);
+    hd_conn *c = NULL;
+    for (;;) {
+        for (int i = 0; i < st->nconns; i++)
+            if (!st->conns[i]->in_use) {
+                c = st->conns[i];
+                break;
+            }
+        if (c) break;
+        pthread_cond_wait(&st->cv_conn, &st->mu);
+    }
+    c->in_use = true;
+    pthread_mutex_unlock(&st->mu);
+    hd_rc rc;
+    if (exec_simple(c->db, "BEGIN") != SQLITE_OK) {
+        rc = sq_err(err, c->db, SQLITE_ERROR, "begin read");
+    } else {
+        rc = fn(c, ctx, err);
+        exec_simple(c->db, "COMMIT");
+    }
+    pthread_mutex_lock(&st->mu);
+    c->in_use = false;
+    pthread_cond_signal(&st->cv_conn);
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static uint32_t hash_ptr(const char *p) {
+    uintptr_t v = (uintptr_t)p;
+    v ^= v >> 17;
+    v *= 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(v >> 32);
+}
+
+/* Finds or prepares the statement for sql. Cached by the literal's address
+ * (domain code passes string literals); a busy slot (a result still open on the
+ * same statement) gets a private statement instead. */
+static hd_rc prepare(hd_conn *c, const char *sql, sqlite3_stmt **out, stmt_slot **slot,
+                     hd_err *err) {
+    uint32_t h = hash_ptr(sql) % STMT_CACHE;
+    for (int probe = 0; probe < 8; probe++) {
+        stmt_slot *s = &c->cache[(h + (uint32_t)probe) % STMT_CACHE];
+        if (s->sql == sql && strcmp(s->sql_copy, sql) == 0) {
+            if (s->busy) break;
+            *out = s->stmt;
+            *slot = s;
+            return HD_OK;
+        }
+        if (!s->sql) {
+            int rc = sqlite3_prepare_v2(c->db, sql, -1, &s->stmt, NULL);
+            if (rc != SQLITE_OK) return sq_err(err, c->db, rc, "prepare");
+            s->sql = sql;
+            s->sql_copy = strdup(sql);
+            *out = s->stmt;
+            *slot = s;
+            return HD_OK;
+        }
+    }
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) return sq_err(err, c->db, rc, "prepare");
+    *slot = NULL;
+    return HD_OK;
+}
+
+hd_rc hd__sq_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
+                   int64_t *changes, hd_err *err) {
+    sqlite3_stmt *stmt;
+    stmt_slot *slot;
+    hd_rc rc = prepare(c, sql, &stmt, &slot, err);
+    if (rc) return rc;
+    for (int i = 0; i < nparams; i++) {
+        const hd_val *v = &params[i];
+        int brc;
+        switch (v->type) {
+        case HD_V_NULL: brc = sqlite3_bind_null(stmt, i + 1); break;
+        case HD_V_INT: brc = sqlite3_bind_int64(stmt, i + 1, v->i); break;
+        case HD_V_REAL: brc = sqlite3_bind_double(stmt, i + 1, v->r); break;
+        default: brc = sqlite3_bind_text(stmt, i + 1, v->s, (int)v->n, SQLITE_STATIC); break;
+        }
+        if (brc != SQLITE_OK) {
+            rc = sq_err(err, c->db, brc, "bind");
+            goto fail;
+        }
+    }
+    if (out) {
+        hd_rows *r = calloc(1, sizeof *r);
+        if (!r) {
+            rc = hd_err_set(err, HD_ENOMEM, "", "out of memory");
+            goto fail;
+        }
+        r->c = c;
+        r->stmt = stmt;
+        r->slot = slot;
+        if (slot) slot->busy = true;
+        *out = r;
+        return HD_OK;
+    }
+    int s;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {}
+    if (s != SQLITE_DONE) {
+        rc = sq_err(err, c->db, s, "statement");
+        goto fail;
+    }
+    if (changes) *changes = sqlite3_changes64(c->db);
+    rc = HD_OK;
+fail:
+    if (slot) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    } else {
+        sqlite3_finalize(stmt);
+    }
+    return rc;
+}
+
+int hd__sq_next(hd_rows *r, hd_err *err) {
+    int s = sqlite3_step(r->stmt);
+    if (s == SQLITE_ROW) return 1;
+    if (s == SQLITE_DONE) return 0;
+    sq_err(err, r->c->db, s, "query");
+    return -1;
+}
+
+void hd__sq_free(hd_rows *r) {
+    if (r->slot) {
+        sqlite3_reset(r->stmt);
+        sqlite3_clear_bindings(r->stmt);
+        r->slot->busy = false;
+    } else {
+        sqlite3_finalize(r->stmt);
+    }
+}
+
+hd_rc hd__exec_script(hd_conn *c, const char *sql, hd_err *err) {
+    if (c->kind == HD_STORE_SQLITE) {
+        char *msg = NULL;
+        if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+            hd_err_set(err, HD_ESTORE, "", "%s", msg ? msg : "error");
+            sqlite3_free(msg);
+            return HD_ESTORE;
+        }
+        return HD_OK;
+    }
+    PGresult *res = PQexec(c->pg, sql);
+    ExecStatusType s = PQresultStatus(res);
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        hd_rc rc = hd__pg_error(err, res, c->pg, "script");
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    return HD_OK;
+}

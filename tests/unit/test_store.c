@@ -1,0 +1,213 @@
+/* test_store.c - the store API on SQLite and (when HUDONG_TEST_PG names one)
+ * PostgreSQL: migrations, reads and writes, group commit under threads,
+ * rollback of a failing callback, an injected commit failure. */
+#include <cmocka.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+typedef struct {
+    hd_store *st;
+    char path[256];
+} fixture;
+
+static int open_sqlite(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->path, sizeof f->path, "/tmp/hudong-test-store-%d.db", (int)getpid());
+    unlink(f->path);
+    hd_store_opts o = {.url = f->path, .migrate = true};
+    hd_err err;
+    f->st = hd_store_open(&o, &err);
+    if (!f->st) fprintf(stderr, "open: %s\n", err.msg);
+    assert_non_null(f->st);
+    *state = f;
+    return 0;
+}
+
+static int open_pg(void **state) {
+    const char *url = getenv("HUDONG_TEST_PG");
+    if (!url || !*url) {
+        fprintf(stderr, "HUDONG_TEST_PG is not set: scripts/test.sh starts a PostgreSQL\n");
+        return -1;
+    }
+    fixture *f = calloc(1, sizeof *f);
+    hd_store_opts o = {.url = url, .migrate = true};
+    hd_err err;
+    f->st = hd_store_open(&o, &err);
+    if (!f->st) fprintf(stderr, "open: %s\n", err.msg);
+    assert_non_null(f->st);
+    hd_err e2;
+    /* clean slate for this test: the table is ours */
+    *state = f;
+    (void)e2;
+    return 0;
+}
+
+static int close_store(void **state) {
+    fixture *f = *state;
+    if (!f) return 0;
+    hd_store_close(f->st);
+    if (f->path[0]) {
+        unlink(f->path);
+        char p[300];
+        snprintf(p, sizeof p, "%s-wal", f->path);
+        unlink(p);
+        snprintf(p, sizeof p, "%s-shm", f->path);
+        unlink(p);
+    }
+    free(f);
+    return 0;
+}
+
+static hd_rc put_meta(hd_conn *c, void *ctx, hd_err *err) {
+    const char **kv = ctx;
+    hd_val p[2] = {hd_vtext(kv[0]), hd_vtext(kv[1])};
+    return hd_exec(c, "INSERT INTO meta (k, v) VALUES (?, ?)", p, 2, NULL, err);
+}
+
+typedef struct {
+    const char *k;
+    char v[64];
+    int found;
+} get_ctx;
+
+static hd_rc get_meta(hd_conn *c, void *ctx, hd_err *err) {
+    get_ctx *g = ctx;
+    hd_val p = hd_vtext(g->k);
+    hd_rows *r;
+    hd_rc rc = hd_query(c, "SELECT v FROM meta WHERE k = ?", &p, 1, &r, err);
+    if (rc) return rc;
+    g->found = 0;
+    while (hd_rows_next(r, err) == 1) {
+        snprintf(g->v, sizeof g->v, "%s", hd_rows_text(r, 0, NULL));
+        g->found++;
+    }
+    hd_rows_free(r);
+    return HD_OK;
+}
+
+static void test_migrated_and_roundtrip(void **state) {
+    fixture *f = *state;
+    hd_err err;
+    char key[64];
+    snprintf(key, sizeof key, "k-%d-rt", (int)getpid());
+    const char *kv[2] = {key, "互动 value"};
+    assert_int_equal(hd_store_write(f->st, put_meta, kv, &err), HD_OK);
+    get_ctx g = {key, "", 0};
+    assert_int_equal(hd_store_read(f->st, get_meta, &g, &err), HD_OK);
+    assert_int_equal(g.found, 1);
+    assert_string_equal(g.v, "互动 value");
+    /* a duplicate key is a conflict and leaves the first value alone */
+    const char *kv2[2] = {key, "other"};
+    assert_int_equal(hd_store_write(f->st, put_meta, kv2, &err), HD_ECONFLICT);
+    assert_int_equal(hd_store_read(f->st, get_meta, &g, &err), HD_OK);
+    assert_string_equal(g.v, "互动 value");
+    /* migrating again is a no-op */
+    assert_int_equal(hd_store_migrate(f->st, &err), HD_OK);
+}
+
+static hd_rc put_then_fail(hd_conn *c, void *ctx, hd_err *err) {
+    hd_rc rc = put_meta(c, ctx, err);
+    if (rc) return rc;
+    return hd_err_set(err, HD_EINVAL, "x", "refused after writing");
+}
+
+static void test_failing_callback_writes_nothing(void **state) {
+    fixture *f = *state;
+    hd_err err;
+    char key[64];
+    snprintf(key, sizeof key, "k-%d-fail", (int)getpid());
+    const char *kv[2] = {key, "v"};
+    assert_int_equal(hd_store_write(f->st, put_then_fail, kv, &err), HD_EINVAL);
+    assert_string_equal(err.field, "x");
+    get_ctx g = {key, "", 0};
+    assert_int_equal(hd_store_read(f->st, get_meta, &g, &err), HD_OK);
+    assert_int_equal(g.found, 0);
+}
+
+static void test_injected_commit_failure(void **state) {
+    fixture *f = *state;
+    hd_err err;
+    char key[64];
+    snprintf(key, sizeof key, "k-%d-inj", (int)getpid());
+    const char *kv[2] = {key, "v"};
+    hd_store_fail_commit_after(f->st, 1);
+    assert_int_equal(hd_store_write(f->st, put_meta, kv, &err), HD_ESTORE);
+    get_ctx g = {key, "", 0};
+    assert_int_equal(hd_store_read(f->st, get_meta, &g, &err), HD_OK);
+    assert_int_equal(g.found, 0);
+    assert_int_equal(hd_store_write(f->st, put_meta, kv, &err), HD_OK);
+}
+
+#define THREADS    8
+#define PER_THREAD 200
+
+typedef struct {
+    hd_store *st;
+    int t;
+    int ok;
+} thr;
+
+static hd_rc incr(hd_conn *c, void *ctx, hd_err *err) {
+    thr *t = ctx;
+    char k[64];
+    snprintf(k, sizeof k, "ctr-%d", (int)getpid());
+    hd_val p = hd_vtext(k);
+    hd_rc rc = hd_exec(c, "UPDATE meta SET v = CAST(CAST(v AS BIGINT) + 1 AS TEXT) WHERE k = ?", &p,
+                       1, NULL, err);
+    (void)t;
+    return rc;
+}
+
+static void *worker(void *arg) {
+    thr *t = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        hd_err err;
+        if (hd_store_write(t->st, incr, t, &err) == HD_OK) t->ok++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers_lose_nothing(void **state) {
+    fixture *f = *state;
+    hd_err err;
+    char key[64];
+    snprintf(key, sizeof key, "ctr-%d", (int)getpid());
+    const char *kv[2] = {key, "0"};
+    assert_int_equal(hd_store_write(f->st, put_meta, kv, &err), HD_OK);
+    pthread_t th[THREADS];
+    thr ts[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        ts[i] = (thr){f->st, i, 0};
+        pthread_create(&th[i], NULL, worker, &ts[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ok += ts[i].ok;
+    }
+    assert_int_equal(ok, THREADS * PER_THREAD);
+    get_ctx g = {key, "", 0};
+    assert_int_equal(hd_store_read(f->st, get_meta, &g, &err), HD_OK);
+    assert_int_equal(atoi(g.v), THREADS * PER_THREAD);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrated_and_roundtrip),
+        cmocka_unit_test(test_failing_callback_writes_nothing),
+        cmocka_unit_test(test_injected_commit_failure),
+        cmocka_unit_test(test_concurrent_writers_lose_nothing),
+    };
+    int fails = cmocka_run_group_tests_name("store_sqlite", tests, open_sqlite, close_store);
+    fails += cmocka_run_group_tests_name("store_postgres", tests, open_pg, close_store);
+    return fails;
+}
