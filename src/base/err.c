@@ -47,3 +47,15 @@ const char *hd_rc_name(hd_rc rc) {
     }
     return "unknown";
 }
+
+void hd_err_prefix(hd_err *err, const char *prefix, const char *sep) {
+    if (!err) return;
+    char f[HD_ERR_FIELD_MAX];
+    size_t n = strlen(prefix), m = strlen(err->field), k = err->field[0] ? strlen(sep) : 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < sizeof f; i++) f[o++] = prefix[i];
+    for (size_t i = 0; i < k && o + 1 < sizeof f; i++) f[o++] = sep[i];
+    for (size_t i = 0; i < m && o + 1 < sizeof f; i++) f[o++] = err->field[i];
+    f[o] = '\0';
+    memcpy(err->field, f, o + 1);
+}

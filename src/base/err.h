@@ -41,6 +41,10 @@ hd_rc hd_err_set(hd_err *err, hd_rc rc, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 hd_rc hd_err_setv(hd_err *err, hd_rc rc, const char *field, const char *fmt, va_list ap);
 
+/* Puts prefix before err->field ("lines[2]" + "." + "sku"), truncating at
+ * HD_ERR_FIELD_MAX; sep goes between them when both are non-empty. */
+void hd_err_prefix(hd_err *err, const char *prefix, const char *sep);
+
 /* Resets err to HD_OK with empty field and message. */
 void hd_err_clear(hd_err *err);
 

@@ -1,12 +1,272 @@
-/* main.c - the hudong command line. */
+/* main.c - the hudong command line: serve, apikey, tick, and dispatch to the
+ * other subcommands. Configuration comes from flags, then HUDONG_* variables. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "domain/apikeys.h"
+
+#define VERSION "0.1.0"
+
+#ifndef HD_DEMO_FILL /* the demo generator lands with src/cli/demo.c */
+#define HD_DEMO_FILL(d, n, seed, f, err) (fputs("demo data is not built in yet\n", f), HD_OK)
+#endif
+
+static void usage(FILE *f) {
+    fputs("hudong " VERSION " - interactive-marketing engine (互动)\n"
+          "\n"
+          "usage: hudong COMMAND [OPTIONS]\n"
+          "\n"
+          "commands:\n"
+          "  serve      run the HTTP API server\n"
+          "  apikey     create API keys\n"
+          "  tick       run scheduled jobs once (expiries, timeouts, closes)\n"
+          "\n"
+          "Every command that touches a store takes --db PATH|postgres://... (default\n"
+          "$HUDONG_DB or ./hudong.db). 'hudong COMMAND --help' tells more.\n",
+          f);
+}
+
+/* ---- serve ---- */
+
+typedef struct sched {
+    hd_domain *d;
+    atomic_bool stop;
+} sched;
+
+static void *scheduler_main(void *arg) {
+    sched *s = arg;
+    while (!atomic_load(&s->stop)) {
+        hd_err err;
+        if (hd_domain_run_jobs(s->d, &err)) fprintf(stderr, "scheduler: %s\n", err.msg);
+        for (int i = 0; i < 10 && !atomic_load(&s->stop); i++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+static int cmd_serve(int argc, char **argv) {
+    const char *db = HD_CLI_DB();
+    const char *listen = hd_cli_env("HUDONG_LISTEN", "127.0.0.1:8080");
+    const char *level = hd_cli_env("HUDONG_LOG_LEVEL", "info");
+    long threads = strtol(hd_cli_env("HUDONG_THREADS", "0"), NULL, 10);
+    bool test_clock = getenv("HUDONG_TEST_CLOCK") != NULL;
+    bool demo = false;
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
+        {"threads", required_argument, 0, 't'}, {"log-level", required_argument, 0, 'v'},
+        {"test-clock", no_argument, 0, 'c'},    {"demo", no_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'l': listen = optarg; break;
+        case 't': threads = strtol(optarg, NULL, 10); break;
+        case 'v': level = optarg; break;
+        case 'c': test_clock = true; break;
+        case 'm': demo = true; break;
+        case 'h':
+            puts("usage: hudong serve [--db PATH|postgres://...] [--listen HOST:PORT] [--threads "
+                 "N]\n"
+                 "                    [--log-level error|warn|info|debug] [--test-clock] [--demo]\n"
+                 "\n"
+                 "  --db          store (default $HUDONG_DB or ./hudong.db; SQLite unless "
+                 "postgres://)\n"
+                 "  --listen      address (default $HUDONG_LISTEN or 127.0.0.1:8080; port 0 picks "
+                 "one)\n"
+                 "  --threads     HTTP worker threads (default $HUDONG_THREADS or 8)\n"
+                 "  --log-level   info logs one line per request to stderr (default)\n"
+                 "  --test-clock  time stands still until POST /v1/test/clock moves it\n"
+                 "  --demo        load demo data when the store has no customers yet");
+            return 0;
+        default: return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hudong serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    hd_log_level lv;
+    if (strcmp(level, "error") == 0)
+        lv = HD_LOG_ERROR;
+    else if (strcmp(level, "warn") == 0)
+        lv = HD_LOG_WARN;
+    else if (strcmp(level, "info") == 0)
+        lv = HD_LOG_INFO;
+    else if (strcmp(level, "debug") == 0)
+        lv = HD_LOG_DEBUG;
+    else {
+        fprintf(stderr, "hudong serve: --log-level must be error, warn, info or debug\n");
+        return 2;
+    }
+    /* block the stop signals in every thread; main waits for them below */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    hd_app a;
+    if (hd_app_open(&a, db, test_clock, true)) return 1;
+    hd_err err;
+    if (demo) {
+        if (HD_DEMO_FILL(&a.d, 2000, 20260101u, stderr, &err)) {
+            fprintf(stderr, "hudong serve: demo data: %s\n", err.msg);
+            hd_app_close(&a);
+            return 1;
+        }
+    }
+    hd_server_opts so = {listen, (int)threads, test_clock, stderr, lv};
+    hd_server *srv = hd_server_start(&a.d, &so, &err);
+    if (!srv) {
+        fprintf(stderr, "hudong serve: %s\n", err.msg);
+        hd_app_close(&a);
+        return 1;
+    }
+    char host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(listen, ':') - listen), listen);
+    fprintf(stderr, "hudong %s serving on http://%s:%d (store: %s%s)\n", VERSION, host,
+            hd_server_port(srv), strncmp(db, "postgres", 8) == 0 ? "postgres" : db,
+            test_clock ? ", test clock" : "");
+    fflush(stderr);
+    sched sc = {&a.d, false};
+    pthread_t sched_thread;
+    bool sched_on = !test_clock && pthread_create(&sched_thread, NULL, scheduler_main, &sc) == 0;
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "hudong: %s received, finishing requests in flight\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (sched_on) {
+        atomic_store(&sc.stop, true);
+        pthread_join(sched_thread, NULL);
+    }
+    hd_server_stop(srv);
+    hd_app_close(&a); /* flushes the write queue */
+    fprintf(stderr, "hudong: stopped\n");
+    return 0;
+}
+
+/* ---- apikey ---- */
+
+static int cmd_apikey(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "create") != 0) {
+        fputs("usage: hudong apikey create --name NAME [--scope AREA:read|AREA:write|*]... [--db "
+              "DB]\n"
+              "Prints the new key as the last line; only its hash is stored.\n"
+              "AREA: customers, events, touchpoints, points, analytics, admin.\n"
+              "With no --scope the key has every scope.\n",
+              argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    const char *db = HD_CLI_DB(), *name = NULL;
+    const char *scopes[32];
+    int ns = 0;
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"name", required_argument, 0, 'n'},
+                                         {"scope", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'n': name = optarg; break;
+        case 's':
+            if (ns == 32) {
+                fprintf(stderr, "hudong apikey: at most 32 scopes\n");
+                return 2;
+            }
+            scopes[ns++] = optarg;
+            break;
+        case 'h':
+            puts("usage: hudong apikey create --name NAME [--scope S]... [--db DB]");
+            return 0;
+        default: return 2;
+        }
+    }
+    if (!name) {
+        fprintf(stderr, "hudong apikey create: --name is required\n");
+        return 2;
+    }
+    hd_app a;
+    if (hd_app_open(&a, db, false, true)) return 1;
+    hd_err err;
+    int64_t id;
+    char *secret = NULL;
+    hd_rc rc = hd_apikey_create(&a.d, name, scopes, ns, &id, &secret, &err);
+    hd_app_close(&a);
+    if (rc) {
+        fprintf(stderr, "hudong apikey create: %s%s%s\n", err.field, err.field[0] ? ": " : "",
+                err.msg);
+        return rc == HD_EINVAL ? 2 : 1;
+    }
+    printf("created API key %lld '%s' (store only the key below; it is not shown again)\n%s\n",
+           (long long)id, name, secret);
+    free(secret);
+    return 0;
+}
+
+/* ---- tick ---- */
+
+static int cmd_tick(int argc, char **argv) {
+    const char *db = HD_CLI_DB();
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
+        else if (strncmp(argv[i], "--db=", 5) == 0)
+            db = argv[i] + 5;
+        else if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: hudong tick [--db DB]\nRuns every scheduled job once: point expiry, "
+                 "pending-transfer timeouts, auction and group-buy closes.");
+            return 0;
+        } else {
+            fprintf(stderr, "hudong tick: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    hd_app a;
+    if (hd_app_open(&a, db, false, true)) return 1;
+    hd_err err;
+    hd_rc rc = hd_domain_run_jobs(&a.d, &err);
+    hd_app_close(&a);
+    if (rc) {
+        fprintf(stderr, "hudong tick: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        puts("hudong 0.1.0");
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        puts("hudong " VERSION);
         return 0;
     }
-    fputs("usage: hudong COMMAND\n", stderr);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 1, argv + 1);
+    if (strcmp(cmd, "tick") == 0) return cmd_tick(argc - 1, argv + 1);
+    fprintf(stderr, "hudong: unknown command '%s'\n\n", cmd);
+    usage(stderr);
     return 2;
 }

@@ -149,6 +149,15 @@ char *hd__pg_placeholders(const char *sql, int *count) {
         } else if (*p == '\'' || *p == '"') {
             q = *p;
             out[o++] = *p;
+        } else if (*p == '?' && p[1] >= '1' && p[1] <= '9') {
+            /* numbered ?N is the same parameter $N in both dialects */
+            out[o++] = '$';
+            int num = 0;
+            while (p[1] >= '0' && p[1] <= '9') {
+                num = num * 10 + (p[1] - '0');
+                out[o++] = *++p;
+            }
+            if (num > k) k = num;
         } else if (*p == '?') {
             o += (size_t)snprintf(out + o, 12, "$%d", ++k);
         } else {

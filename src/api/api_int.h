@@ -1,0 +1,71 @@
+/* api_int.h - shared by the server and the handler files. */
+#ifndef HD_API_INT_H
+#define HD_API_INT_H
+
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "base/buf.h"
+#include "domain/apikeys.h"
+
+#define HD_PATH_PARAMS_MAX 4
+
+typedef struct hd_req {
+    struct hd_server *srv;
+    hd_domain *d;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    hd_buf body;
+    bool too_big;
+    int64_t t0_ns;
+    const char *params[HD_PATH_PARAMS_MAX]; /* raw path segments matched by {x} */
+    char param_buf[HD_PATH_PARAMS_MAX][128];
+    int nparams;
+    hd_apikey key;
+    bool authed;
+    const char *route_path; /* the matched pattern, for idempotency scope */
+} hd_req;
+
+typedef struct hd_resp {
+    int status;
+    json_t *body; /* owned; serialised as JSON */
+    char *raw;    /* or raw bytes (owned), with content_type */
+    size_t raw_len;
+    const char *content_type;
+    char location[256];
+    bool replayed;
+} hd_resp;
+
+typedef void (*hd_handler)(hd_req *r, hd_resp *w);
+
+typedef struct hd_route {
+    const char *method;
+    const char *path;  /* "/v1/customers/{id}" */
+    const char *scope; /* NULL: no key needed */
+    hd_handler fn;
+    bool test_only; /* registered only with --test-clock */
+} hd_route;
+
+extern const hd_route hd_routes[];
+extern const int hd_routes_count;
+
+/* Sets w to a problem+json for err (status from its code). */
+void hd_resp_error(hd_resp *w, const hd_err *err);
+/* Sets w to a problem+json with an explicit status. */
+void hd_resp_problem(hd_resp *w, int status, hd_rc rc, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Parses the body as a JSON object; on failure fills w with 400/415 and returns NULL. */
+json_t *hd_req_json(hd_req *r, hd_resp *w);
+/* A query-string argument, or NULL. */
+const char *hd_req_query(hd_req *r, const char *name);
+/* Path parameter i as an id; on failure fills w with 404 and returns false. */
+bool hd_req_id(hd_req *r, int i, const char *what, int64_t *out, hd_resp *w);
+/* Builds the idempotency context for a POST from its header; false (w filled)
+ * when the header is malformed. */
+bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w);
+/* An integer query argument with bounds; false (w filled) when malformed. */
+bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int64_t max,
+                      int64_t *out, hd_resp *w);
+
+#endif

@@ -1,0 +1,367 @@
+/* routes.c - the route table and the handlers for the foundation: health,
+ * OpenAPI, customers, events, touchpoints, and the test clock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "domain/customers.h"
+#include "domain/events.h"
+#include "domain/touchpoints.h"
+
+extern unsigned char openapi_json[];
+extern unsigned int openapi_json_len;
+
+const char *hd_api_openapi(size_t *len) {
+    *len = openapi_json_len;
+    return (const char *)openapi_json;
+}
+
+static void h_health(hd_req *r, hd_resp *w) {
+    w->body = json_object();
+    json_object_set_new(w->body, "status", json_string("ok"));
+    char now[32];
+    hd_time_format(hd_now(r->d), now);
+    json_object_set_new(w->body, "time", json_string(now));
+    json_object_set_new(
+        w->body, "store",
+        json_string(hd_store_kind_of(r->d->store) == HD_STORE_SQLITE ? "sqlite" : "postgres"));
+    json_object_set_new(w->body, "version", json_string("0.1.0"));
+}
+
+static void h_openapi(hd_req *r, hd_resp *w) {
+    size_t n;
+    const char *doc = hd_api_openapi(&n);
+    w->raw = malloc(n);
+    if (!w->raw) {
+        hd_resp_problem(w, 503, HD_ENOMEM, "", "out of memory");
+        return;
+    }
+    memcpy(w->raw, doc, n);
+    w->raw_len = n;
+    w->content_type = "application/json";
+}
+
+/* Answers a write that went through hd_idem_write. */
+static void finish(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *body,
+                   bool replayed) {
+    if (rc) {
+        hd_resp_error(w, err);
+        return;
+    }
+    w->status = status;
+    w->body = body;
+    w->replayed = replayed;
+}
+
+static void moved(hd_req *r, hd_resp *w, const char *base, int64_t from, int64_t to) {
+    w->status = 301;
+    snprintf(w->location, sizeof w->location, "%s/%lld", base, (long long)to);
+    w->body = json_object();
+    hd_json_set_id(w->body, "id", from);
+    hd_json_set_id(w->body, "merged_into", to);
+    (void)r;
+}
+
+/* ---- customers ---- */
+
+static void h_customer_create(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_idem im;
+    char scope[300];
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
+        hd_err err;
+        int status = 0;
+        json_t *out = NULL;
+        bool replayed = false;
+        int64_t existing = 0;
+        hd_rc rc = hd_customer_create(r->d, &im, in, &status, &out, &replayed, &existing, &err);
+        finish(w, rc, &err, status, out, replayed);
+        if (rc == HD_ECONFLICT && existing) hd_json_set_id(w->body, "existing_id", existing);
+        if (!rc) {
+            snprintf(w->location, sizeof w->location, "/v1/customers/%s",
+                     json_string_value(json_object_get(out, "id")));
+        }
+    }
+    json_decref(in);
+}
+
+static void h_customer_get(hd_req *r, hd_resp *w) {
+    int64_t id, to = 0;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_customer_get(r->d, id, &out, &to, &err);
+    if (rc == HD_EMOVED)
+        moved(r, w, "/v1/customers", id, to);
+    else if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_customer_patch(hd_req *r, hd_resp *w) {
+    int64_t id, to = 0;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_customer_patch(r->d, id, in, &out, &to, &err);
+    json_decref(in);
+    if (rc == HD_EMOVED)
+        moved(r, w, "/v1/customers", id, to);
+    else if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_customer_delete(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    hd_err err;
+    hd_rc rc = hd_customer_erase(r->d, id, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->status = 204;
+}
+
+static void h_customer_export(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_customer_export(r->d, id, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_customer_timeline(hd_req *r, hd_resp *w) {
+    int64_t id, limit;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    if (!hd_req_query_int(r, "limit", 50, 1, HD_PAGE_MAX, &limit, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_customer_timeline(r->d, id, hd_req_query(r, "cursor"), (int)limit, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_customer_search(hd_req *r, hd_resp *w) {
+    int64_t limit, cursor = 0;
+    if (!hd_req_query_int(r, "limit", 50, 1, HD_PAGE_MAX, &limit, w)) return;
+    const char *cur = hd_req_query(r, "cursor");
+    if (cur && !hd_id_parse(cur, &cursor)) {
+        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
+        return;
+    }
+    hd_customer_query q = {hd_req_query(r, "phone"),
+                           hd_req_query(r, "email"),
+                           hd_req_query(r, "q"),
+                           hd_req_query(r, "tag"),
+                           cursor,
+                           (int)limit};
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_customer_search(r->d, &q, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_customer_duplicates(hd_req *r, hd_resp *w) {
+    int64_t limit;
+    if (!hd_req_query_int(r, "limit", 100, 1, HD_PAGE_MAX, &limit, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_customer_duplicates(r->d, (int)limit, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+/* ---- events ---- */
+
+static void h_event(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_idem im;
+    char scope[300];
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
+        hd_err err;
+        int status = 0;
+        json_t *out = NULL;
+        bool replayed = false;
+        hd_rc rc = hd_event_record(r->d, &im, in, &status, &out, &replayed, &err);
+        finish(w, rc, &err, status, out, replayed);
+    }
+    json_decref(in);
+}
+
+static void h_event_batch(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_idem im;
+    char scope[300];
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
+        hd_err err;
+        int status = 0;
+        json_t *out = NULL;
+        bool replayed = false;
+        hd_rc rc = hd_event_record_batch(r->d, &im, in, &status, &out, &replayed, &err);
+        finish(w, rc, &err, status, out, replayed);
+    }
+    json_decref(in);
+}
+
+/* ---- touchpoints ---- */
+
+static void h_tp_create(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_idem im;
+    char scope[300];
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
+        hd_err err;
+        int status = 0;
+        json_t *out = NULL;
+        bool replayed = false;
+        hd_rc rc = hd_touchpoint_create(r->d, &im, in, &status, &out, &replayed, &err);
+        finish(w, rc, &err, status, out, replayed);
+    }
+    json_decref(in);
+}
+
+static void h_tp_list(hd_req *r, hd_resp *w) {
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_touchpoint_list(r->d, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_tp_get(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "touchpoint", &id, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_touchpoint_get(r->d, id, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_tp_patch(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "touchpoint", &id, w)) return;
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_touchpoint_patch(r->d, id, in, &out, &err);
+    json_decref(in);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+static void h_tp_delete(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "touchpoint", &id, w)) return;
+    hd_err err;
+    hd_rc rc = hd_touchpoint_delete(r->d, id, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->status = 204;
+}
+
+static bool query_time(hd_req *r, const char *name, int64_t def, int64_t *out, hd_resp *w) {
+    const char *s = hd_req_query(r, name);
+    *out = def;
+    if (s && !hd_time_parse(s, out)) {
+        hd_resp_problem(w, 400, HD_EINVAL, name, "must be a date (2026-01-31) or an RFC 3339 time");
+        return false;
+    }
+    return true;
+}
+
+static void h_tp_report(hd_req *r, hd_resp *w) {
+    int64_t now = hd_now(r->d), from, to;
+    if (!query_time(r, "to", now, &to, w)) return;
+    if (!query_time(r, "from", to - 30LL * 86400000, &from, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_touchpoint_report(r->d, from, to, &out, &err);
+    if (rc)
+        hd_resp_error(w, &err);
+    else
+        w->body = out;
+}
+
+/* ---- test clock ---- */
+
+static void h_test_clock(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    json_t *now = json_object_get(in, "now"), *adv = json_object_get(in, "advance_s");
+    int64_t ms;
+    if (now && (!json_is_string(now) || !hd_time_parse(json_string_value(now), &ms))) {
+        hd_resp_problem(w, 422, HD_EINVAL, "now", "must be an RFC 3339 time");
+    } else if (adv && (!json_is_integer(adv) || json_integer_value(adv) < 0)) {
+        hd_resp_problem(w, 422, HD_EINVAL, "advance_s", "must be an integer >= 0 (seconds)");
+    } else if (!now && !adv) {
+        hd_resp_problem(w, 422, HD_EINVAL, "now", "send now or advance_s");
+    } else {
+        if (now) hd_clock_set_ms(r->d->clock, ms);
+        if (adv) hd_clock_advance_ms(r->d->clock, json_integer_value(adv) * 1000);
+        hd_err err;
+        hd_rc rc = hd_domain_run_jobs(r->d, &err);
+        if (rc) {
+            hd_resp_error(w, &err);
+        } else {
+            char t[32];
+            hd_time_format(hd_now(r->d), t);
+            w->body = json_object();
+            json_object_set_new(w->body, "now", json_string(t));
+        }
+    }
+    json_decref(in);
+}
+
+/* More specific paths come before {id} patterns. */
+const hd_route hd_routes[] = {
+    {"GET", "/v1/health", NULL, h_health, false},
+    {"GET", "/v1/openapi.json", NULL, h_openapi, false},
+    {"POST", "/v1/customers", "customers:write", h_customer_create, false},
+    {"GET", "/v1/customers", "customers:read", h_customer_search, false},
+    {"GET", "/v1/customers/duplicates", "customers:read", h_customer_duplicates, false},
+    {"GET", "/v1/customers/{id}", "customers:read", h_customer_get, false},
+    {"PATCH", "/v1/customers/{id}", "customers:write", h_customer_patch, false},
+    {"DELETE", "/v1/customers/{id}", "customers:write", h_customer_delete, false},
+    {"GET", "/v1/customers/{id}/export", "customers:read", h_customer_export, false},
+    {"GET", "/v1/customers/{id}/timeline", "customers:read", h_customer_timeline, false},
+    {"POST", "/v1/events", "events:write", h_event, false},
+    {"POST", "/v1/events/batch", "events:write", h_event_batch, false},
+    {"POST", "/v1/touchpoints", "touchpoints:write", h_tp_create, false},
+    {"GET", "/v1/touchpoints", "touchpoints:read", h_tp_list, false},
+    {"GET", "/v1/touchpoints/report", "touchpoints:read", h_tp_report, false},
+    {"GET", "/v1/touchpoints/{id}", "touchpoints:read", h_tp_get, false},
+    {"PATCH", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_patch, false},
+    {"DELETE", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_delete, false},
+    {"POST", "/v1/test/clock", "admin:write", h_test_clock, true},
+};
+const int hd_routes_count = (int)(sizeof hd_routes / sizeof hd_routes[0]);

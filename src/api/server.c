@@ -1,0 +1,392 @@
+/* server.c - the HTTP server on libmicrohttpd: body collection with a size
+ * limit, routing, API-key authentication with a short cache, the access log,
+ * and a graceful stop.
+ *
+ * libmicrohttpd calls the access handler several times per request: once with
+ * the headers, then once per chunk of body, then once with no data. We answer
+ * only on that last call, which keeps keep-alive and pipelining working. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "domain/events.h"
+
+#define KEY_CACHE        64
+#define KEY_CACHE_TTL_MS 5000
+
+typedef struct key_cache_entry {
+    char key[64];
+    hd_apikey k;
+    int64_t at_ms;
+} key_cache_entry;
+
+struct hd_server {
+    hd_domain *d;
+    struct MHD_Daemon *mhd;
+    hd_server_opts o;
+    FILE *log;
+    int port;
+    _Atomic int inflight;
+    pthread_mutex_t mu;
+    key_cache_entry cache[KEY_CACHE];
+};
+
+/* ---- responses ---- */
+
+void hd_resp_error(hd_resp *w, const hd_err *err) {
+    int status = hd_rc_http_status(err->rc);
+    if (status == 500 && err->rc == HD_ESTORE) status = 500;
+    json_decref(w->body);
+    w->status = status;
+    w->body = hd_problem_json(err, status);
+}
+
+void hd_resp_problem(hd_resp *w, int status, hd_rc rc, const char *field, const char *fmt, ...) {
+    hd_err e;
+    va_list ap;
+    va_start(ap, fmt);
+    hd_err_setv(&e, rc, field, fmt, ap);
+    va_end(ap);
+    json_decref(w->body);
+    w->status = status;
+    w->body = hd_problem_json(&e, status);
+}
+
+json_t *hd_req_json(hd_req *r, hd_resp *w) {
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (r->body.len == 0) {
+        hd_resp_problem(w, 400, HD_ESYNTAX, "", "the request needs a JSON body");
+        return NULL;
+    }
+    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+        hd_resp_problem(w, 415, HD_EINVAL, "Content-Type",
+                        "send the body as application/json, not %s", ct);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (!v) {
+        hd_resp_problem(w, 400, HD_ESYNTAX, "", "malformed JSON at line %d, column %d: %s", je.line,
+                        je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        hd_resp_problem(w, 422, HD_EINVAL, "", "the body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+const char *hd_req_query(hd_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool hd_req_id(hd_req *r, int i, const char *what, int64_t *out, hd_resp *w) {
+    if (i >= r->nparams || !hd_id_parse(r->params[i], out)) {
+        hd_resp_problem(w, 404, HD_ENOTFOUND, "id", "no %s '%s'", what,
+                        i < r->nparams ? r->params[i] : "");
+        return false;
+    }
+    return true;
+}
+
+bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int64_t max,
+                      int64_t *out, hd_resp *w) {
+    const char *s = hd_req_query(r, name);
+    *out = def;
+    if (!s) return true;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < min || v > max) {
+        hd_resp_problem(w, 400, HD_EINVAL, name, "must be an integer from %lld to %lld",
+                        (long long)min, (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w) {
+    memset(im, 0, sizeof *im);
+    const char *k = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (!k) return true;
+    size_t n = strlen(k);
+    if (n == 0 || n > 200) {
+        hd_resp_problem(w, 400, HD_EINVAL, "Idempotency-Key", "must be 1 to 200 characters");
+        return false;
+    }
+    snprintf(scope_buf, cap, "key:%lld %s %s", (long long)r->key.id, r->method, r->route_path);
+    im->scope = scope_buf;
+    im->key = k;
+    hd_idem_hash(im, r->body.data ? r->body.data : "", r->body.len);
+    return true;
+}
+
+/* ---- routing ---- */
+
+/* Matches url's path against pattern; fills r->params. */
+static bool match(const char *pattern, const char *path, hd_req *r) {
+    r->nparams = 0;
+    const char *p = pattern, *u = path;
+    while (*p && *u) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *ue = strchr(u, '/');
+            size_t n = ue ? (size_t)(ue - u) : strlen(u);
+            if (n == 0 || n >= sizeof r->param_buf[0] || r->nparams >= HD_PATH_PARAMS_MAX)
+                return false;
+            memcpy(r->param_buf[r->nparams], u, n);
+            r->param_buf[r->nparams][n] = '\0';
+            r->params[r->nparams] = r->param_buf[r->nparams];
+            r->nparams++;
+            p = pe + 1;
+            u += n;
+            continue;
+        }
+        if (*p != *u) return false;
+        p++;
+        u++;
+    }
+    return *p == '\0' && *u == '\0';
+}
+
+static const hd_route *route_find(hd_server *s, hd_req *r, bool *path_known) {
+    *path_known = false;
+    size_t plen = strcspn(r->url, "?");
+    char path[512];
+    if (plen >= sizeof path) return NULL;
+    memcpy(path, r->url, plen);
+    path[plen] = '\0';
+    while (plen > 1 && path[plen - 1] == '/') path[--plen] = '\0';
+    for (int i = 0; i < hd_routes_count; i++) {
+        const hd_route *rt = &hd_routes[i];
+        if (rt->test_only && !s->o.test_clock) continue;
+        if (!match(rt->path, path, r)) continue;
+        *path_known = true;
+        if (strcmp(rt->method, r->method) == 0) return rt;
+    }
+    return NULL;
+}
+
+/* ---- authentication ---- */
+
+static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        hd_resp_problem(w, 401, HD_EAUTH, "Authorization",
+                        "send an API key as 'Authorization: Bearer <key>' (hudong apikey create)");
+        return false;
+    }
+    const char *key = h + 7;
+    int64_t now = hd_mono_ms();
+    size_t klen = strlen(key);
+    unsigned slot = 0;
+    for (size_t i = 0; i < klen; i++) slot = slot * 31 + (unsigned char)key[i];
+    slot %= KEY_CACHE;
+    pthread_mutex_lock(&s->mu);
+    key_cache_entry *e = &s->cache[slot];
+    if (klen < sizeof e->key && strcmp(e->key, key) == 0 && now - e->at_ms < KEY_CACHE_TTL_MS) {
+        r->key = e->k;
+        pthread_mutex_unlock(&s->mu);
+        return true;
+    }
+    pthread_mutex_unlock(&s->mu);
+    hd_err err;
+    hd_rc rc = hd_apikey_verify(s->d, key, &r->key, &err);
+    if (rc) {
+        if (rc == HD_EAUTH)
+            hd_resp_problem(w, 401, HD_EAUTH, "Authorization", "%s", err.msg);
+        else
+            hd_resp_error(w, &err);
+        return false;
+    }
+    if (klen < sizeof e->key) {
+        pthread_mutex_lock(&s->mu);
+        snprintf(e->key, sizeof e->key, "%s", key);
+        e->k = r->key;
+        e->at_ms = now;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return true;
+}
+
+/* ---- the MHD callbacks ---- */
+
+static enum MHD_Result send_resp(hd_server *s, hd_req *r, hd_resp *w) {
+    char *text = NULL;
+    size_t len = 0;
+    const char *ct = "application/json";
+    if (w->raw) {
+        text = w->raw;
+        len = w->raw_len;
+        ct = w->content_type ? w->content_type : "application/octet-stream";
+        w->raw = NULL;
+    } else if (w->body) {
+        text = json_dumps(w->body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        len = text ? strlen(text) : 0;
+        if (w->status >= 400) ct = "application/problem+json";
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (len || w->body || w->raw_len) MHD_add_response_header(resp, "Content-Type", ct);
+    if (w->location[0]) MHD_add_response_header(resp, "Location", w->location);
+    if (w->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)w->status, resp);
+    MHD_destroy_response(resp);
+    if (s->o.log_level >= HD_LOG_INFO) {
+        double ms = (double)(hd_mono_ns() - r->t0_ns) / 1e6;
+        fprintf(s->log, "%s %s %d %.2fms\n", r->method, r->url, w->status, ms);
+    }
+    json_decref(w->body);
+    w->body = NULL;
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    hd_server *s = cls;
+    hd_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->srv = s;
+        r->d = s->d;
+        r->conn = conn;
+        r->method = method;
+        r->url = url;
+        r->t0_ns = hd_mono_ns();
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoll(cl, NULL, 10) > HD_BODY_MAX) r->too_big = true;
+        atomic_fetch_add(&s->inflight, 1);
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_big && r->body.len + *upload_size > HD_BODY_MAX) r->too_big = true;
+        if (!r->too_big) hd_buf_append(&r->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    hd_resp w = {0};
+    w.status = 200;
+    if (r->too_big) {
+        hd_resp_problem(&w, 413, HD_ETOOBIG, "", "the body is larger than %d bytes", HD_BODY_MAX);
+        return send_resp(s, r, &w);
+    }
+    if (r->body.oom) {
+        hd_resp_problem(&w, 503, HD_ENOMEM, "", "out of memory");
+        return send_resp(s, r, &w);
+    }
+    bool known;
+    const hd_route *rt = route_find(s, r, &known);
+    if (!rt) {
+        if (known)
+            hd_resp_problem(&w, 405, HD_EINVAL, "", "%s is not allowed on %s", method, url);
+        else
+            hd_resp_problem(&w, 404, HD_ENOTFOUND, "", "no such endpoint: %s %s", method, url);
+        return send_resp(s, r, &w);
+    }
+    r->route_path = rt->path;
+    if (rt->scope) {
+        if (!authenticate(s, r, &w)) return send_resp(s, r, &w);
+        if (!hd_apikey_allows(&r->key, rt->scope)) {
+            hd_resp_problem(&w, 403, HD_EFORBIDDEN, "Authorization",
+                            "this API key lacks the scope %s", rt->scope);
+            return send_resp(s, r, &w);
+        }
+    }
+    rt->fn(r, &w);
+    return send_resp(s, r, &w);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    hd_server *s = cls;
+    hd_req *r = *con_cls;
+    if (!r) return;
+    hd_buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+hd_server *hd_server_start(hd_domain *d, const hd_server_opts *o, hd_err *err) {
+    hd_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        hd_err_set(err, HD_ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    s->d = d;
+    s->o = *o;
+    s->log = o->log ? o->log : stderr;
+    pthread_mutex_init(&s->mu, NULL);
+    const char *listen = o->listen && *o->listen ? o->listen : "127.0.0.1:8080";
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    char *pend = NULL;
+    long port = colon ? strtol(colon + 1, &pend, 10) : -1;
+    if (colon && (pend == colon + 1 || *pend)) port = -1;
+    size_t hl = colon ? (size_t)(colon - listen) : 0;
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    if (!colon || hl >= sizeof host || port < 0 || port > 65535) {
+        hd_err_set(err, HD_EINVAL, "listen", "'%s' is not HOST:PORT", listen);
+        goto fail;
+    }
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    if (hl == 0) snprintf(host, sizeof host, "0.0.0.0");
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        hd_err_set(err, HD_EINVAL, "listen", "'%s' is not an IPv4 address", host);
+        goto fail;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    unsigned threads = o->threads > 0 ? (unsigned)o->threads : 8;
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
+                              NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                              MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!s->mhd) {
+        hd_err_set(err, HD_EIO, "listen", "cannot listen on %s (in use, or not allowed)", listen);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : (int)port;
+    return s;
+fail:
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return NULL;
+}
+
+int hd_server_port(const hd_server *s) { return s->port; }
+
+void hd_server_stop(hd_server *s) {
+    if (!s) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    /* requests in flight finish (up to 30 s) before the daemon stops */
+    for (int i = 0; i < 3000 && atomic_load(&s->inflight) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int hd_api_route_count(void) { return hd_routes_count; }
+const char *hd_api_route_method(int i) { return hd_routes[i].method; }
+const char *hd_api_route_path(int i) { return hd_routes[i].path; }

@@ -1,0 +1,214 @@
+/* domain.c - hooks, idempotent writes and JSON validation helpers. */
+#include "domain/domain.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text/text.h"
+
+hd_rc hd_domain_add_hook(hd_domain *d, hd_event_hook_fn fn, void *arg, hd_err *err) {
+    if (d->nhooks >= HD_HOOKS_MAX)
+        return hd_err_set(err, HD_ETOOBIG, "", "more than %d event hooks", HD_HOOKS_MAX);
+    d->hooks[d->nhooks].fn = fn;
+    d->hooks[d->nhooks].arg = arg;
+    d->nhooks++;
+    return HD_OK;
+}
+
+hd_rc hd_domain_add_merge_hook(hd_domain *d, hd_merge_hook_fn fn, void *arg, hd_err *err) {
+    if (d->nmerge_hooks >= HD_HOOKS_MAX)
+        return hd_err_set(err, HD_ETOOBIG, "", "more than %d merge hooks", HD_HOOKS_MAX);
+    d->merge_hooks[d->nmerge_hooks].fn = fn;
+    d->merge_hooks[d->nmerge_hooks].arg = arg;
+    d->nmerge_hooks++;
+    return HD_OK;
+}
+
+hd_rc hd_domain_add_job(hd_domain *d, const char *name, hd_job_fn fn, void *arg, hd_err *err) {
+    if (d->njobs >= HD_HOOKS_MAX)
+        return hd_err_set(err, HD_ETOOBIG, "", "more than %d jobs", HD_HOOKS_MAX);
+    d->jobs[d->njobs].name = name;
+    d->jobs[d->njobs].fn = fn;
+    d->jobs[d->njobs].arg = arg;
+    d->njobs++;
+    return HD_OK;
+}
+
+hd_rc hd_domain_run_jobs(hd_domain *d, hd_err *err) {
+    hd_rc first = HD_OK;
+    for (int i = 0; i < d->njobs; i++) {
+        hd_err jerr;
+        hd_err_clear(&jerr);
+        hd_rc rc = d->jobs[i].fn(d, hd_now(d), d->jobs[i].arg, &jerr);
+        if (rc && first == HD_OK) {
+            first = rc;
+            hd_err_set(err, rc, jerr.field, "job %s: %s", d->jobs[i].name, jerr.msg);
+        }
+    }
+    return first;
+}
+
+void hd_idem_hash(hd_idem *im, const char *body, size_t len) {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)body, len);
+    sodium_bin2hex(im->request_hash, sizeof im->request_hash, h, sizeof h);
+}
+
+typedef struct idem_ctx {
+    const hd_idem *im;
+    hd_respond_fn fn;
+    void *ctx;
+    int status;
+    json_t *body;
+    bool replayed;
+} idem_ctx;
+
+static hd_rc idem_cb(hd_conn *c, void *vctx, hd_err *err) {
+    idem_ctx *ic = vctx;
+    json_decref(ic->body); /* a retried callback starts clean */
+    ic->body = NULL;
+    ic->replayed = false;
+    const hd_idem *im = ic->im;
+    hd_rc rc;
+    if (im && im->key) {
+        hd_val p[2] = {hd_vtext(im->scope), hd_vtext(im->key)};
+        hd_rows *r;
+        rc = hd_query(c,
+                      "SELECT request_hash, status, body FROM idempotency WHERE scope = ? AND "
+                      "ikey = ?",
+                      p, 2, &r, err);
+        if (rc) return rc;
+        int got = hd_rows_next(r, err);
+        if (got == 1) {
+            bool same = strcmp(hd_rows_text(r, 0, NULL), im->request_hash) == 0;
+            ic->status = (int)hd_rows_int(r, 1);
+            size_t n;
+            const char *b = hd_rows_text(r, 2, &n);
+            ic->body = json_loadb(b, n, 0, NULL);
+            hd_rows_free(r);
+            if (!same)
+                return hd_err_set(err, HD_ECONFLICT, "Idempotency-Key",
+                                  "this key was used with a different request; use a new key");
+            ic->replayed = true;
+            return HD_OK;
+        }
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
+    }
+    rc = ic->fn(c, ic->ctx, &ic->status, &ic->body, err);
+    if (rc || !im || !im->key) return rc;
+    char *text = ic->body ? json_dumps(ic->body, JSON_COMPACT) : strdup("null");
+    if (!text) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    hd_val p[6] = {hd_vtext(im->scope), hd_vtext(im->key), hd_vtext(im->request_hash),
+                   hd_vint(ic->status), hd_vtext(text),    hd_vint(0)};
+    rc = hd_exec(c,
+                 "INSERT INTO idempotency (scope, ikey, request_hash, status, body, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 p, 6, NULL, err);
+    free(text);
+    /* Two nodes raced on one key: the loser retries and replays the winner. */
+    if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "", "idempotency key raced");
+    return rc;
+}
+
+hd_rc hd_idem_write(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx, int *status,
+                    json_t **body, bool *replayed, hd_err *err) {
+    idem_ctx ic = {im, fn, ctx, 0, NULL, false};
+    hd_rc rc = hd_store_write(d->store, idem_cb, &ic, err);
+    if (rc) {
+        json_decref(ic.body);
+        return rc;
+    }
+    *status = ic.status;
+    *body = ic.body;
+    if (replayed) *replayed = ic.replayed;
+    return HD_OK;
+}
+
+hd_rc hd_json_str(const json_t *obj, const char *field, size_t max_chars, const char **out,
+                  hd_err *err) {
+    *out = NULL;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v)) return HD_OK;
+    if (!json_is_string(v)) return hd_err_set(err, HD_EINVAL, field, "must be a string");
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (strlen(s) != n) return hd_err_set(err, HD_EINVAL, field, "must not contain NUL characters");
+    if (hd_utf8_len(s, n) > max_chars)
+        return hd_err_set(err, HD_EINVAL, field, "must be at most %zu characters", max_chars);
+    *out = s;
+    return HD_OK;
+}
+
+hd_rc hd_json_int(const json_t *obj, const char *field, bool *present, int64_t *out, hd_err *err) {
+    *present = false;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v)) return HD_OK;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+    } else if (json_is_string(v) && hd_id_parse(json_string_value(v), out)) {
+        /* ids travel as strings */
+    } else {
+        return hd_err_set(err, HD_EINVAL, field, "must be an integer");
+    }
+    *present = true;
+    return HD_OK;
+}
+
+hd_rc hd_json_time(const json_t *obj, const char *field, bool *present, int64_t *out_ms,
+                   hd_err *err) {
+    *present = false;
+    json_t *v = json_object_get(obj, field);
+    if (!v || json_is_null(v)) return HD_OK;
+    if (!json_is_string(v) || !hd_time_parse(json_string_value(v), out_ms))
+        return hd_err_set(err, HD_EINVAL, field,
+                          "must be an RFC 3339 time such as 2026-01-01T08:00:00+08:00");
+    *present = true;
+    return HD_OK;
+}
+
+hd_rc hd_json_only(const json_t *obj, const char *const *allowed, const char *where, hd_err *err) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, k) == 0) {
+                ok = true;
+                break;
+            }
+        if (!ok) return hd_err_set(err, HD_EINVAL, k, "is not a field of %s", where);
+    }
+    return HD_OK;
+}
+
+void hd_json_set_id(json_t *obj, const char *key, int64_t id) {
+    char s[24];
+    hd_id_format(id, s);
+    json_object_set_new(obj, key, json_string(s));
+}
+
+void hd_json_set_time(json_t *obj, const char *key, int64_t ms, bool present) {
+    if (!present) {
+        json_object_set_new(obj, key, json_null());
+        return;
+    }
+    char s[32];
+    hd_time_format(ms, s);
+    json_object_set_new(obj, key, json_string(s));
+}
+
+json_t *hd_json_load(const char *text, size_t len) {
+    json_t *v = json_loadb(text, len, 0, NULL);
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        return json_object();
+    }
+    return v;
+}
+
+char *hd_json_dump(const json_t *v) {
+    return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+}
