@@ -1,7 +1,6 @@
 /* harness.c - starting servers and speaking HTTP to them for API tests. */
 #include "api/harness.h"
 
-#include <cmocka.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -10,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,12 @@
 /* test_customers.c - the customer API over HTTP: create, read, search,
  * patch, identities and conflicts, merges through events, duplicates,
  * export and erase; auth and error shapes. Runs on SQLite and PostgreSQL. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,12 @@
 /* test_events.c - events and orders over HTTP: processing, counters, keys,
  * batches with per-item results, refunds, the timeline, touchpoints and
  * their report, the test clock. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

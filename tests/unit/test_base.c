@@ -1,9 +1,10 @@
 /* test_base.c - errors, clock, ids, buffers. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <string.h>
 
 #include "base/buf.h"

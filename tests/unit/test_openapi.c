@@ -1,13 +1,14 @@
 /* test_openapi.c - the OpenAPI document and the route table agree: every
  * route the server registers is documented, and every documented operation
  * is served. */
-#include <cmocka.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <string.h>
 
 #include "api/api.h"

@@ -1,12 +1,13 @@
 /* test_store.c - the store API on SQLite and (when HUDONG_TEST_PG names one)
  * PostgreSQL: migrations, reads and writes, group commit under threads,
  * rollback of a failing callback, an injected commit failure. */
-#include <cmocka.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
