@@ -15,6 +15,8 @@ static const char *const CONSENT_CHANNELS[] = {"sms", "email", "wechat", "phone"
 
 static hd_rc ident_add(hd_ident *out, int *n, const char *type, const char *value,
                        const char *field, hd_err *err) {
+    for (int i = 0; i < *n; i++) /* the same identity twice counts once */
+        if (strcmp(out[i].type, type) == 0 && strcmp(out[i].value, value) == 0) return HD_OK;
     if (*n >= HD_IDENTS_MAX)
         return hd_err_set(err, HD_EINVAL, field, "more than %d identities", HD_IDENTS_MAX);
     snprintf(out[*n].type, sizeof out[*n].type, "%s", type);
@@ -429,8 +431,8 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
     hd_rc rc = hd__customer_insert(c, cc->d, id, cc->in, err);
     for (int i = 0; !rc && i < cc->nids; i++)
         rc = hd__ident_insert(c, id, &cc->ids[i], hd_now(cc->d), err);
-    if (rc == HD_ECONFLICT) /* the same identity twice in one request */
-        return hd_err_set(err, HD_EINVAL, "identities", "an identity is named twice");
+    if (rc == HD_ECONFLICT) /* another node took the identity just now: retry, then 409 */
+        return hd_err_set(err, HD_EBUSY, "", "identity raced");
     if (rc) return rc;
     *status = 201;
     return hd_customer_load(c, id, body, err);
@@ -604,7 +606,9 @@ static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
             return hd_err_set(err, HD_ECONFLICT, f, "%s %s already belongs to customer %lld",
                               pc->ids[i].type, pc->ids[i].value, (long long)owner);
         }
-        if ((rc = hd__ident_insert(c, pc->id, &pc->ids[i], now, err))) return rc;
+        rc = hd__ident_insert(c, pc->id, &pc->ids[i], now, err);
+        if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "", "identity raced");
+        if (rc) return rc;
     }
     hd_val p[2] = {hd_vint(now), hd_vint(pc->id)};
     if ((rc = hd_exec(c, "UPDATE customers SET updated_at = ? WHERE id = ?", p, 2, NULL, err)))

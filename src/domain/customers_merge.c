@@ -189,10 +189,10 @@ hd_rc hd_customer_resolve(hd_conn *c, hd_domain *d, const hd_ident *ids, int n,
                 if (owners[j] == loser) owners[j] = survivor;
         } else if (!owners[i]) {
             rc = hd__ident_insert(c, survivor, &ids[i], now, err);
-            if (rc == HD_ECONFLICT) { /* the same identity twice in one request */
-                hd_err_clear(err);
-                rc = HD_OK;
-            }
+            /* identities are distinct within a request, so a conflict means
+             * another node took this one since we looked: retry the whole
+             * transaction, which will then see the owner and merge */
+            if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "", "identity raced");
             if (rc) return rc;
             owners[i] = survivor;
         }
