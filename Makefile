@@ -84,7 +84,7 @@ build/rel/bench/%: build/rel/bench/%.o build/rel/libhudong.a
 	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS)
 bench: hudong $(BENCH_BIN)
 
-build-test: build/asan/hudong $(UNIT_BIN) $(API_BIN) $(FUZZ_BIN)
+build-test: hudong build/asan/hudong $(UNIT_BIN) $(API_BIN) $(FUZZ_BIN)
 
 run: deps
 	$(MAKE) hudong

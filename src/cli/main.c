@@ -15,10 +15,6 @@
 
 #define VERSION "0.1.0"
 
-#ifndef HD_DEMO_FILL /* the demo generator lands with src/cli/demo.c */
-#define HD_DEMO_FILL(d, n, seed, f, err) (fputs("demo data is not built in yet\n", f), HD_OK)
-#endif
-
 static void usage(FILE *f) {
     fputs("hudong " VERSION " - interactive-marketing engine (互动)\n"
           "\n"
@@ -28,6 +24,8 @@ static void usage(FILE *f) {
           "  serve      run the HTTP API server\n"
           "  apikey     create API keys\n"
           "  tick       run scheduled jobs once (expiries, timeouts, closes)\n"
+          "  demo       fill a store with realistic Chinese demo data\n"
+          "  analyze    analytics on CSV files: clv, rfm, rules, itemsets\n"
           "\n"
           "Every command that touches a store takes --db PATH|postgres://... (default\n"
           "$HUDONG_DB or ./hudong.db). 'hudong COMMAND --help' tells more.\n",
@@ -122,7 +120,7 @@ static int cmd_serve(int argc, char **argv) {
     if (hd_app_open(&a, db, test_clock, true)) return 1;
     hd_err err;
     if (demo) {
-        if (HD_DEMO_FILL(&a.d, 2000, 20260101u, stderr, &err)) {
+        if (hd_demo_fill(&a.d, 2000, 20260101u, stderr, &err)) {
             fprintf(stderr, "hudong serve: demo data: %s\n", err.msg);
             hd_app_close(&a);
             return 1;
@@ -266,6 +264,23 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 1, argv + 1);
     if (strcmp(cmd, "tick") == 0) return cmd_tick(argc - 1, argv + 1);
+    if (strcmp(cmd, "demo") == 0) return hd_cli_demo(argc - 1, argv + 1);
+    if (strcmp(cmd, "analyze") == 0) {
+        const char *what = argc > 2 ? argv[2] : "";
+        if (strcmp(what, "clv") == 0 || strcmp(what, "rfm") == 0)
+            return hd_cli_analyze_orders(argc - 2, argv + 2);
+        if (strcmp(what, "rules") == 0 || strcmp(what, "itemsets") == 0)
+            return hd_cli_analyze_baskets(argc - 2, argv + 2);
+        FILE *f = strcmp(what, "--help") == 0 ? stdout : stderr;
+        fputs("usage: hudong analyze clv|rfm|rules|itemsets [OPTIONS]  (on CSV files, no server)\n"
+              "  clv       BG/NBD + Gamma-Gamma customer lifetime value from an order log\n"
+              "  rfm       recency/frequency/monetary scores and segments, Pareto curve\n"
+              "  rules     association rules (FP-growth) from baskets\n"
+              "  itemsets  frequent itemsets from baskets\n"
+              "'hudong analyze COMMAND --help' tells more.\n",
+              f);
+        return f == stdout ? 0 : 2;
+    }
     fprintf(stderr, "hudong: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

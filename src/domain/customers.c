@@ -517,7 +517,7 @@ static hd_rc patch_json_col(hd_conn *c, patch_ctx *pc, const char *field, int64_
         sel = "SELECT consent FROM customers WHERE id = ?";
         upd = "UPDATE customers SET consent = ?, updated_at = ? WHERE id = ?";
     }
-    json_t *cur;
+    json_t *cur = NULL;
     hd_rc rc = load_json_col(c, sel, pc->id, &cur, err);
     if (rc) return rc;
     if (strcmp(field, "consent") == 0) {

@@ -157,7 +157,7 @@ hd_rc hd_touchpoint_list(hd_domain *d, json_t **out, hd_err *err) {
 
 static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
     tp_ctx *t = vctx;
-    json_t *cur;
+    json_t *cur = NULL;
     hd_rc rc = load(c, t->id, &cur, err);
     if (rc) return rc;
     json_object_update(cur, (json_t *)t->in);

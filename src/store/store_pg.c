@@ -231,7 +231,7 @@ static hd_rc prepare(hd_conn *c, const char *sql, stmt_slot **out, hd_err *err) 
 hd_rc hd__pg_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
                    int64_t *changes, hd_err *err) {
     if (nparams > PG_PARAMS_MAX) return hd_err_set(err, HD_EINTERNAL, "", "too many parameters");
-    stmt_slot *s;
+    stmt_slot *s = NULL;
     hd_rc rc = prepare(c, sql, &s, err);
     if (rc) return rc;
     const char *vals[PG_PARAMS_MAX];

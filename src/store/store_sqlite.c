@@ -281,8 +281,8 @@ static hd_rc prepare(hd_conn *c, const char *sql, sqlite3_stmt **out, stmt_slot 
 
 hd_rc hd__sq_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
                    int64_t *changes, hd_err *err) {
-    sqlite3_stmt *stmt;
-    stmt_slot *slot;
+    sqlite3_stmt *stmt = NULL;
+    stmt_slot *slot = NULL;
     hd_rc rc = prepare(c, sql, &stmt, &slot, err);
     if (rc) return rc;
     for (int i = 0; i < nparams; i++) {
