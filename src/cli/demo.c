@@ -69,20 +69,20 @@ static const struct {
     const char *han, *pinyin;
     int weight;
 } SURNAMES[] = {
-    {"王", "wang", 72}, {"李", "li", 70},    {"张", "zhang", 66}, {"刘", "liu", 54},
-    {"陈", "chen", 45}, {"杨", "yang", 31},  {"黄", "huang", 24}, {"赵", "zhao", 22},
-    {"吴", "wu", 21},   {"周", "zhou", 21},  {"徐", "xu", 16},    {"孙", "sun", 15},
-    {"马", "ma", 14},   {"朱", "zhu", 13},   {"胡", "hu", 12},    {"郭", "guo", 12},
-    {"何", "he", 11},   {"林", "lin", 10},   {"罗", "luo", 10},   {"高", "gao", 10},
-    {"郑", "zheng", 8}, {"梁", "liang", 8},  {"谢", "xie", 7},    {"宋", "song", 7},
-    {"唐", "tang", 7},  {"许", "xu", 6},     {"韩", "han", 6},    {"冯", "feng", 6},
-    {"邓", "deng", 6},  {"曹", "cao", 6},    {"彭", "peng", 5},   {"曾", "zeng", 5},
-    {"田", "tian", 4},  {"董", "dong", 4},   {"潘", "pan", 4},    {"袁", "yuan", 4},
-    {"蔡", "cai", 4},   {"蒋", "jiang", 4},  {"余", "yu", 4},     {"叶", "ye", 4},
-    {"程", "cheng", 3}, {"魏", "wei", 3},    {"苏", "su", 3},     {"吕", "lv", 3},
-    {"丁", "ding", 3},  {"任", "ren", 3},    {"沈", "shen", 3},   {"姚", "yao", 3},
-    {"钟", "zhong", 3}, {"崔", "cui", 2},    {"谭", "tan", 2},    {"陆", "lu", 2},
-    {"范", "fan", 2},   {"金", "jin", 2},    {"欧阳", "ouyang", 1}, {"司马", "sima", 1},
+    {"王", "wang", 72}, {"李", "li", 70},   {"张", "zhang", 66},   {"刘", "liu", 54},
+    {"陈", "chen", 45}, {"杨", "yang", 31}, {"黄", "huang", 24},   {"赵", "zhao", 22},
+    {"吴", "wu", 21},   {"周", "zhou", 21}, {"徐", "xu", 16},      {"孙", "sun", 15},
+    {"马", "ma", 14},   {"朱", "zhu", 13},  {"胡", "hu", 12},      {"郭", "guo", 12},
+    {"何", "he", 11},   {"林", "lin", 10},  {"罗", "luo", 10},     {"高", "gao", 10},
+    {"郑", "zheng", 8}, {"梁", "liang", 8}, {"谢", "xie", 7},      {"宋", "song", 7},
+    {"唐", "tang", 7},  {"许", "xu", 6},    {"韩", "han", 6},      {"冯", "feng", 6},
+    {"邓", "deng", 6},  {"曹", "cao", 6},   {"彭", "peng", 5},     {"曾", "zeng", 5},
+    {"田", "tian", 4},  {"董", "dong", 4},  {"潘", "pan", 4},      {"袁", "yuan", 4},
+    {"蔡", "cai", 4},   {"蒋", "jiang", 4}, {"余", "yu", 4},       {"叶", "ye", 4},
+    {"程", "cheng", 3}, {"魏", "wei", 3},   {"苏", "su", 3},       {"吕", "lv", 3},
+    {"丁", "ding", 3},  {"任", "ren", 3},   {"沈", "shen", 3},     {"姚", "yao", 3},
+    {"钟", "zhong", 3}, {"崔", "cui", 2},   {"谭", "tan", 2},      {"陆", "lu", 2},
+    {"范", "fan", 2},   {"金", "jin", 2},   {"欧阳", "ouyang", 1}, {"司马", "sima", 1},
 };
 
 static const char *const GIVEN_MALE[] = {"伟", "强", "磊", "军", "勇", "杰", "涛", "斌", "超",
@@ -99,22 +99,21 @@ static const struct {
     int weight;
     const char *store; /* the brand's flagship store there */
 } CITIES[] = {
-    {"上海", 14, "上海南京西路店"}, {"北京", 13, "北京三里屯店"},   {"深圳", 10, "深圳万象城店"},
-    {"广州", 9, "广州天河城店"},    {"杭州", 9, "杭州湖滨银泰店"},  {"成都", 8, "成都太古里店"},
-    {"武汉", 6, "武汉楚河汉街店"},  {"南京", 6, "南京新街口店"},    {"西安", 5, "西安赛格店"},
-    {"重庆", 5, "重庆解放碑店"},    {"苏州", 4, "苏州观前街店"},    {"天津", 4, "天津滨江道店"},
-    {"长沙", 3, "长沙五一广场店"},  {"郑州", 3, "郑州二七广场店"},  {"青岛", 3, "青岛万象城店"},
-    {"厦门", 2, "厦门中山路店"},    {"宁波", 2, "宁波天一广场店"},  {"合肥", 2, "合肥淮河路店"},
+    {"上海", 14, "上海南京西路店"}, {"北京", 13, "北京三里屯店"},  {"深圳", 10, "深圳万象城店"},
+    {"广州", 9, "广州天河城店"},    {"杭州", 9, "杭州湖滨银泰店"}, {"成都", 8, "成都太古里店"},
+    {"武汉", 6, "武汉楚河汉街店"},  {"南京", 6, "南京新街口店"},   {"西安", 5, "西安赛格店"},
+    {"重庆", 5, "重庆解放碑店"},    {"苏州", 4, "苏州观前街店"},   {"天津", 4, "天津滨江道店"},
+    {"长沙", 3, "长沙五一广场店"},  {"郑州", 3, "郑州二七广场店"}, {"青岛", 3, "青岛万象城店"},
+    {"厦门", 2, "厦门中山路店"},    {"宁波", 2, "宁波天一广场店"}, {"合肥", 2, "合肥淮河路店"},
     {"昆明", 2, "昆明南屏街店"},    {"沈阳", 2, "沈阳中街店"},
 };
 
-static const char *const MOBILE_PREFIXES[] = {"130", "131", "132", "133", "135", "136", "137",
-                                              "138", "139", "150", "151", "152", "155", "156",
-                                              "157", "158", "159", "166", "170", "176", "177",
-                                              "180", "181", "182", "185", "186", "187", "188",
-                                              "189", "191", "198", "199"};
+static const char *const MOBILE_PREFIXES[] = {
+    "130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151",
+    "152", "155", "156", "157", "158", "159", "166", "170", "176", "177", "180",
+    "181", "182", "185", "186", "187", "188", "189", "191", "198", "199"};
 
-static const char *const MAIL_DOMAINS[] = {"163.com", "126.com", "sina.com", "foxmail.com",
+static const char *const MAIL_DOMAINS[] = {"163.com",     "126.com",   "sina.com", "foxmail.com",
                                            "outlook.com", "gmail.com", "139.com"};
 
 /* The touchpoint inventory: code, name, channel, purpose, cost per month in fen. */
@@ -147,8 +146,8 @@ static const struct {
 #define NCATS 6
 static const char *const CATEGORIES[NCATS] = {"服装", "鞋履", "美妆", "食品", "数码", "家居"};
 static const int CATEGORY_WEIGHT[NCATS] = {26, 14, 20, 18, 10, 12};
-static const char *const CATEGORY_TAG[NCATS] = {"时尚达人",   "运动达人", "美妆爱好者",
-                                                "吃货",       "数码控",   "家居控"};
+static const char *const CATEGORY_TAG[NCATS] = {"时尚达人", "运动达人", "美妆爱好者",
+                                                "吃货",     "数码控",   "家居控"};
 
 typedef struct sku {
     const char *code, *name;
@@ -158,44 +157,25 @@ typedef struct sku {
 } sku;
 
 static const sku CATALOG[] = {
-    {"FZ001", "纯棉圆领T恤", 0, 9900, "FZ002"},
-    {"FZ002", "修身牛仔裤", 0, 25900, "FZ001"},
-    {"FZ003", "轻薄羽绒服", 0, 69900, "FZ006"},
-    {"FZ004", "真丝连衣裙", 0, 45900, NULL},
-    {"FZ005", "商务衬衫", 0, 19900, "FZ007"},
-    {"FZ006", "羊毛围巾", 0, 15900, NULL},
-    {"FZ007", "休闲西装", 0, 89900, "FZ005"},
-    {"FZ008", "运动卫衣", 0, 22900, "XL002"},
-    {"XL001", "跑步鞋", 1, 59900, "XL005"},
-    {"XL002", "帆布鞋", 1, 29900, NULL},
-    {"XL003", "真皮乐福鞋", 1, 79900, NULL},
-    {"XL004", "儿童运动鞋", 1, 25900, NULL},
-    {"XL005", "运动袜三双装", 1, 3900, NULL},
-    {"XL006", "短靴", 1, 69900, NULL},
-    {"MZ001", "保湿精华液", 2, 39900, "MZ002"},
-    {"MZ002", "补水面膜十片", 2, 12900, "MZ001"},
-    {"MZ003", "哑光口红", 2, 23000, NULL},
-    {"MZ004", "防晒霜", 2, 18900, "MZ005"},
-    {"MZ005", "卸妆水", 2, 9900, NULL},
-    {"MZ006", "气垫粉底", 2, 32900, "MZ003"},
-    {"MZ007", "香水礼盒", 2, 89000, NULL},
-    {"SP001", "挂耳咖啡二十包", 3, 6900, "JJ004"},
-    {"SP002", "每日坚果礼盒", 3, 12800, NULL},
-    {"SP003", "西湖龙井茶", 3, 29800, NULL},
-    {"SP004", "五常大米5kg", 3, 8900, NULL},
-    {"SP005", "手工月饼礼盒", 3, 19800, "SP003"},
-    {"SP006", "进口牛奶整箱", 3, 7900, NULL},
-    {"SP007", "黑巧克力", 3, 4500, NULL},
-    {"SM001", "蓝牙耳机", 4, 49900, "SM004"},
-    {"SM002", "智能手表", 4, 129900, NULL},
-    {"SM003", "充电宝", 4, 15900, "SM004"},
-    {"SM004", "快充数据线", 4, 4900, NULL},
-    {"SM005", "机械键盘", 4, 39900, NULL},
-    {"JJ001", "乳胶枕", 5, 29900, "JJ002"},
-    {"JJ002", "纯棉四件套", 5, 49900, "JJ001"},
-    {"JJ003", "香薰蜡烛", 5, 8900, NULL},
-    {"JJ004", "陶瓷马克杯", 5, 5900, NULL},
-    {"JJ005", "收纳箱三件套", 5, 11900, NULL},
+    {"FZ001", "纯棉圆领T恤", 0, 9900, "FZ002"}, {"FZ002", "修身牛仔裤", 0, 25900, "FZ001"},
+    {"FZ003", "轻薄羽绒服", 0, 69900, "FZ006"}, {"FZ004", "真丝连衣裙", 0, 45900, NULL},
+    {"FZ005", "商务衬衫", 0, 19900, "FZ007"},   {"FZ006", "羊毛围巾", 0, 15900, NULL},
+    {"FZ007", "休闲西装", 0, 89900, "FZ005"},   {"FZ008", "运动卫衣", 0, 22900, "XL002"},
+    {"XL001", "跑步鞋", 1, 59900, "XL005"},     {"XL002", "帆布鞋", 1, 29900, NULL},
+    {"XL003", "真皮乐福鞋", 1, 79900, NULL},    {"XL004", "儿童运动鞋", 1, 25900, NULL},
+    {"XL005", "运动袜三双装", 1, 3900, NULL},   {"XL006", "短靴", 1, 69900, NULL},
+    {"MZ001", "保湿精华液", 2, 39900, "MZ002"}, {"MZ002", "补水面膜十片", 2, 12900, "MZ001"},
+    {"MZ003", "哑光口红", 2, 23000, NULL},      {"MZ004", "防晒霜", 2, 18900, "MZ005"},
+    {"MZ005", "卸妆水", 2, 9900, NULL},         {"MZ006", "气垫粉底", 2, 32900, "MZ003"},
+    {"MZ007", "香水礼盒", 2, 89000, NULL},      {"SP001", "挂耳咖啡二十包", 3, 6900, "JJ004"},
+    {"SP002", "每日坚果礼盒", 3, 12800, NULL},  {"SP003", "西湖龙井茶", 3, 29800, NULL},
+    {"SP004", "五常大米5kg", 3, 8900, NULL},    {"SP005", "手工月饼礼盒", 3, 19800, "SP003"},
+    {"SP006", "进口牛奶整箱", 3, 7900, NULL},   {"SP007", "黑巧克力", 3, 4500, NULL},
+    {"SM001", "蓝牙耳机", 4, 49900, "SM004"},   {"SM002", "智能手表", 4, 129900, NULL},
+    {"SM003", "充电宝", 4, 15900, "SM004"},     {"SM004", "快充数据线", 4, 4900, NULL},
+    {"SM005", "机械键盘", 4, 39900, NULL},      {"JJ001", "乳胶枕", 5, 29900, "JJ002"},
+    {"JJ002", "纯棉四件套", 5, 49900, "JJ001"}, {"JJ003", "香薰蜡烛", 5, 8900, NULL},
+    {"JJ004", "陶瓷马克杯", 5, 5900, NULL},     {"JJ005", "收纳箱三件套", 5, 11900, NULL},
     {"JJ006", "落地灯", 5, 35900, NULL},
 };
 
@@ -211,7 +191,7 @@ static const char *const LIFE_TAGS[] = {"学生", "白领", "宝妈", "退休", 
 
 typedef struct gen_event {
     int64_t at;
-    int seq; /* creation order, to keep sorting stable */
+    int seq;      /* creation order, to keep sorting stable */
     json_t *json; /* the event; "customer" is filled in at processing time */
 } gen_event;
 
@@ -264,7 +244,7 @@ static json_t *event_new(gen_customer *gc, const char *type, const char *tp, int
 /* A local time of day weighted to when people shop (lunch, evening), as an
  * offset from local midnight. */
 static int64_t shopping_time_of_day(rng *r) {
-    static const int hour_w[24] = {2, 1, 1, 1, 1, 1, 2, 4, 6, 7, 8, 9,
+    static const int hour_w[24] = {2,  1,  1, 1, 1, 1, 2,  4,  6,  7,  8,  9,
                                    12, 10, 8, 8, 8, 9, 10, 13, 16, 17, 14, 6};
     int h = rng_weighted(r, hour_w, 24);
     return (int64_t)h * 3600000 + (int64_t)rng_below(r, 3600000);
@@ -390,10 +370,14 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
     int norders;
     double u = rng_unit(&r);
     int segment; /* 0 browser, 1 one-time, 2 repeat, 3 loyal */
-    if (u < 0.28) segment = 0, norders = 0;
-    else if (u < 0.68) segment = 1, norders = 1;
-    else if (u < 0.91) segment = 2, norders = 2 + (int)rng_below(&r, 4);
-    else segment = 3, norders = 6 + (int)(24.0 * rng_unit(&r) * rng_unit(&r) * rng_unit(&r) * 3);
+    if (u < 0.28)
+        segment = 0, norders = 0;
+    else if (u < 0.68)
+        segment = 1, norders = 1;
+    else if (u < 0.91)
+        segment = 2, norders = 2 + (int)rng_below(&r, 4);
+    else
+        segment = 3, norders = 6 + (int)(24.0 * rng_unit(&r) * rng_unit(&r) * rng_unit(&r) * 3);
     int fav = rng_weighted(&r, CATEGORY_WEIGHT, NCATS);
 
     /* when they arrived: more recent arrivals as the programme grows; loyal
@@ -452,9 +436,9 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
     json_t *p = json_object();
     const char *first_tp = SOURCES[src].first_tp;
     if (strcmp(first_tp, "wechat") == 0 || strcmp(first_tp, "weibo") == 0) {
-        json_object_set_new(p, "account", json_string(strcmp(first_tp, "wechat") == 0
-                                                          ? "品牌微信服务号"
-                                                          : "品牌官方微博"));
+        json_object_set_new(
+            p, "account",
+            json_string(strcmp(first_tp, "wechat") == 0 ? "品牌微信服务号" : "品牌官方微博"));
         event_new(gc, "follow", first_tp, t0, p, KEY());
     } else if (strcmp(first_tp, "store") == 0 || strcmp(first_tp, "roadshow") == 0) {
         json_object_set_new(p, "store", json_string(CITIES[city].store));
@@ -503,7 +487,8 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
         if (rng_chance(&r, 0.35)) at = promo_snap(at, t0, &promo);
         const char *tp = rng_chance(&r, 0.75) ? buy_tp : (rng_chance(&r, 0.5) ? "app" : "web");
         /* look before buying: views in the hours before, on the same touchpoint */
-        int first = pick_sku(&r, rng_chance(&r, 0.7) ? fav : rng_weighted(&r, CATEGORY_WEIGHT, NCATS));
+        int first =
+            pick_sku(&r, rng_chance(&r, 0.7) ? fav : rng_weighted(&r, CATEGORY_WEIGHT, NCATS));
         int views = (int)rng_below(&r, 3);
         for (int k = 0; k < views; k++) {
             p = json_object();
@@ -531,7 +516,8 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
             }
         }
         for (int k = (int)json_array_size(lines); k < nl; k++) {
-            int s = pick_sku(&r, rng_chance(&r, 0.5) ? fav : rng_weighted(&r, CATEGORY_WEIGHT, NCATS));
+            int s =
+                pick_sku(&r, rng_chance(&r, 0.5) ? fav : rng_weighted(&r, CATEGORY_WEIGHT, NCATS));
             if (used[s]) continue;
             used[s] = true;
             add_line(lines, s, 1 + rng_weighted(&r, qty_w, 3), promo, &total);
@@ -555,12 +541,15 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
             event_new(gc, "order.refunded", strcmp(tp, "store") == 0 ? "store" : "call_centre",
                       later, p, KEY());
         } else if (rng_chance(&r, 0.3)) {
-            int stars = rng_chance(&r, 0.85) ? 4 + (int)rng_below(&r, 2) : 1 + (int)rng_below(&r, 3);
+            int stars =
+                rng_chance(&r, 0.85) ? 4 + (int)rng_below(&r, 2) : 1 + (int)rng_below(&r, 3);
             p = json_object();
             json_object_set_new(p, "sku", json_string(CATALOG[first].code));
             json_object_set_new(p, "rating", json_integer(stars));
-            json_object_set_new(p, "text", json_string(stars >= 4 ? REVIEWS_GOOD[rng_below(&r, NELEM(REVIEWS_GOOD))]
-                                                                  : REVIEWS_BAD[rng_below(&r, NELEM(REVIEWS_BAD))]));
+            json_object_set_new(p, "text",
+                                json_string(stars >= 4
+                                                ? REVIEWS_GOOD[rng_below(&r, NELEM(REVIEWS_GOOD))]
+                                                : REVIEWS_BAD[rng_below(&r, NELEM(REVIEWS_BAD))]));
             event_new(gc, "review", strcmp(tp, "store") == 0 ? "app" : tp, later, p, KEY());
         }
         if (rng_chance(&r, 0.12)) {
@@ -740,7 +729,8 @@ static hd_rc summary_cb(hd_conn *c, void *vctx, hd_err *err) {
     if (!rc)
         rc = hd_query_int(c, "SELECT count(*) FROM orders WHERE refunded_at IS NOT NULL", NULL, 0,
                           &s->refunds, err);
-    if (!rc) rc = hd_query_int(c, "SELECT count(*) FROM touchpoints", NULL, 0, &s->touchpoints, err);
+    if (!rc)
+        rc = hd_query_int(c, "SELECT count(*) FROM touchpoints", NULL, 0, &s->touchpoints, err);
     return rc;
 }
 
