@@ -46,7 +46,7 @@ hd_rc hd_clv_summarize(const int64_t *customer, const int64_t *day, const double
                        size_t *n_out, hd_err *err);
 
 /* BG/NBD parameters: purchase rate lambda ~ Gamma(r, alpha), drop-out probability after
- * each purchase p ~ Beta(a, b). */
+ * each repeat purchase p ~ Beta(a, b). */
 typedef struct hd_clv_bgnbd {
     double r, alpha, a, b;
     double loglik;  /* log-likelihood at the parameters (all customers) */
@@ -95,7 +95,9 @@ typedef struct hd_clv_gg {
 hd_rc hd_clv_gg_fit(const hd_clv_summary *s, size_t n, hd_clv_gg *out, hd_err *err);
 
 /* Expected value of a future purchase for a customer with x repeat purchases of mean
- * monetary (0 and anything for x == 0: the population mean p v / (q - 1)). */
+ * monetary: p (v + x m) / (p x + q - 1), a weighted average of the population mean
+ * p v / (q - 1) (what x == 0 gets) and the customer's own mean. Needs q > 1, which
+ * hd_clv_gg_fit guarantees; a monetary <= 0 counts as 0. */
 double hd_clv_gg_expected_spend(const hd_clv_gg *g, double x, double monetary);
 
 /* Everything the CLI and the console show per customer. */

@@ -393,7 +393,8 @@ static void usage(bool clv, FILE *out) {
               "  --format json|csv       json: parameters and summary (default);\n"
               "                          csv: customer,x,t_x,T,p_alive,expected_purchases,\n"
               "                          expected_value,clv for every customer\n"
-              "Same-day orders of a customer count as one purchase. Exit 0 ok, 1 failure,\n"
+              "Same-day orders of a customer count as one purchase; customers whose first\n"
+              "order is after the calibration end are left out. Exit 0 ok, 1 failure,\n"
               "2 bad usage or bad input (the first bad line is named).\n",
               out);
     else
@@ -585,6 +586,12 @@ static int run_clv(const opts *op, const orders *o) {
         rc = lib_fail("clv", &err);
         goto done;
     }
+    if (bg.at_bound || gg.at_bound)
+        fprintf(stderr,
+                "hudong analyze clv: warning: the data do not pin down the %s model (a "
+                "parameter reached its limit), so its predictions are limiting cases; more "
+                "customers or a longer calibration period help\n",
+                bg.at_bound ? "BG/NBD" : "Gamma-Gamma");
     sc = malloc(ns * sizeof *sc);
     ho = malloc(ns * sizeof *ho);
     rk = malloc(ns * sizeof *rk);
