@@ -68,4 +68,15 @@ bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w
 bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int64_t max,
                       int64_t *out, hd_resp *w);
 
+/* handlers in routes_*.c */
+void hd_h_transfer(hd_req *r, hd_resp *w);
+void hd_h_transfer_batch(hd_req *r, hd_resp *w);
+void hd_h_transfer_get(hd_req *r, hd_resp *w);
+void hd_h_transfer_post(hd_req *r, hd_resp *w);
+void hd_h_transfer_void(hd_req *r, hd_resp *w);
+void hd_h_points(hd_req *r, hd_resp *w);
+void hd_h_points_history(hd_req *r, hd_resp *w);
+void hd_h_program_get(hd_req *r, hd_resp *w);
+void hd_h_program_patch(hd_req *r, hd_resp *w);
+
 #endif

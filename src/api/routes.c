@@ -362,6 +362,15 @@ const hd_route hd_routes[] = {
     {"GET", "/v1/touchpoints/{id}", "touchpoints:read", h_tp_get, false},
     {"PATCH", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_patch, false},
     {"DELETE", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_delete, false},
+    {"GET", "/v1/customers/{id}/points", "points:read", hd_h_points, false},
+    {"GET", "/v1/customers/{id}/points/history", "points:read", hd_h_points_history, false},
+    {"POST", "/v1/transfers", "points:write", hd_h_transfer, false},
+    {"POST", "/v1/transfers/batch", "points:write", hd_h_transfer_batch, false},
+    {"GET", "/v1/transfers/{id}", "points:read", hd_h_transfer_get, false},
+    {"POST", "/v1/transfers/{id}/post", "points:write", hd_h_transfer_post, false},
+    {"POST", "/v1/transfers/{id}/void", "points:write", hd_h_transfer_void, false},
+    {"GET", "/v1/program", "points:read", hd_h_program_get, false},
+    {"PATCH", "/v1/program", "points:write", hd_h_program_patch, false},
     {"POST", "/v1/test/clock", "admin:write", h_test_clock, true},
 };
 const int hd_routes_count = (int)(sizeof hd_routes / sizeof hd_routes[0]);

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "domain/apikeys.h"
+#include "domain/ledger.h"
 
 #define VERSION "0.1.0"
 
@@ -25,6 +26,7 @@ static void usage(FILE *f) {
           "  apikey     create API keys\n"
           "  tick       run scheduled jobs once (expiries, timeouts, closes)\n"
           "  demo       fill a store with realistic Chinese demo data\n"
+          "  check      verify every ledger invariant over the store\n"
           "  analyze    analytics on CSV files: clv, rfm, rules, itemsets\n"
           "\n"
           "Every command that touches a store takes --db PATH|postgres://... (default\n"
@@ -247,6 +249,58 @@ static int cmd_tick(int argc, char **argv) {
     return 0;
 }
 
+/* ---- check ---- */
+
+static int cmd_check(int argc, char **argv) {
+    const char *db = HD_CLI_DB();
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
+        else if (strncmp(argv[i], "--db=", 5) == 0)
+            db = argv[i] + 5;
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--help") == 0) {
+            puts(
+                "usage: hudong check [--db DB] [--json]\n"
+                "Verifies every ledger invariant over the whole store: balances equal the sum\n"
+                "of transfers, each currency sums to zero, no account beyond its limit, lots hold\n"
+                "the positive balance. Exits 1 naming each violation.");
+            return 0;
+        } else {
+            fprintf(stderr, "hudong check: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    hd_app a;
+    if (hd_app_open(&a, db, false, true)) return 1;
+    hd_err err;
+    json_t *report = NULL;
+    hd_rc rc = hd_ledger_check(&a.d, &report, &err);
+    hd_app_close(&a);
+    if (!report) {
+        fprintf(stderr, "hudong check: %s\n", err.msg);
+        return 1;
+    }
+    if (json) {
+        char *s = json_dumps(report, JSON_INDENT(2));
+        puts(s);
+        free(s);
+    } else {
+        printf("checked %lld accounts, %lld transfers: %s\n",
+               (long long)json_integer_value(json_object_get(report, "accounts")),
+               (long long)json_integer_value(json_object_get(report, "transfers")),
+               rc ? "VIOLATIONS" : "ok");
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(report, "violations"), i, v)
+            fprintf(stderr, "violation: %s\n", json_string_value(v));
+    }
+    json_decref(report);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -264,6 +318,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 1, argv + 1);
     if (strcmp(cmd, "tick") == 0) return cmd_tick(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0) return hd_cli_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0) {
         const char *what = argc > 2 ? argv[2] : "";

@@ -2,12 +2,14 @@
  * into a domain. Each module that needs to react to events, merges or time
  * adds a line here. */
 #include "domain/domain.h"
+#include "domain/ledger.h"
 
 hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids, hd_err *err) {
     *d = (hd_domain){0};
     d->store = st;
     d->clock = clock;
     d->ids = ids;
-    (void)err;
-    return HD_OK;
+    hd_rc rc = hd_domain_add_merge_hook(d, hd_ledger_on_merge, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "ledger", hd_ledger_job, NULL, err);
+    return rc;
 }

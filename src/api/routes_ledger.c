@@ -1,0 +1,95 @@
+/* routes_ledger.c - handlers for transfers, points and the programme. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "domain/ledger.h"
+
+static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out) {
+    if (rc) {
+        hd_resp_error(w, err);
+        return;
+    }
+    w->status = status;
+    w->body = out;
+}
+
+void hd_h_transfer(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_err err;
+    int status = 0;
+    json_t *out = NULL;
+    hd_rc rc = hd_ledger_transfer(r->d, in, &status, &out, &err);
+    json_decref(in);
+    reply(w, rc, &err, status, out);
+    if (!rc) w->replayed = status == 200;
+}
+
+void hd_h_transfer_batch(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_err err;
+    int status = 0;
+    json_t *out = NULL;
+    hd_rc rc = hd_ledger_transfer_batch(r->d, in, &status, &out, &err);
+    json_decref(in);
+    reply(w, rc, &err, status, out);
+}
+
+void hd_h_transfer_get(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "transfer", &id, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_ledger_get(r->d, id, &out, &err);
+    reply(w, rc, &err, 200, out);
+}
+
+static void resolve(hd_req *r, hd_resp *w, bool post) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "transfer", &id, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_ledger_resolve(r->d, id, post, &out, &err);
+    reply(w, rc, &err, 200, out);
+}
+
+void hd_h_transfer_post(hd_req *r, hd_resp *w) { resolve(r, w, true); }
+void hd_h_transfer_void(hd_req *r, hd_resp *w) { resolve(r, w, false); }
+
+void hd_h_points(hd_req *r, hd_resp *w) {
+    int64_t id;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_ledger_points(r->d, id, &out, &err);
+    reply(w, rc, &err, 200, out);
+}
+
+void hd_h_points_history(hd_req *r, hd_resp *w) {
+    int64_t id, limit;
+    if (!hd_req_id(r, 0, "customer", &id, w)) return;
+    if (!hd_req_query_int(r, "limit", 50, 1, 200, &limit, w)) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_ledger_history(r->d, id, hd_req_query(r, "cursor"), (int)limit, &out, &err);
+    reply(w, rc, &err, 200, out);
+}
+
+void hd_h_program_get(hd_req *r, hd_resp *w) {
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_program_get(r->d, &out, &err);
+    reply(w, rc, &err, 200, out);
+}
+
+void hd_h_program_patch(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_program_patch(r->d, in, &out, &err);
+    json_decref(in);
+    reply(w, rc, &err, 200, out);
+}

@@ -1,0 +1,515 @@
+/* ledger.c - transfers, holds and lots inside the caller's transaction.
+ *
+ * Every rule is enforced by the statement that changes the row: the debit
+ * side is an UPDATE ... WHERE available >= amount, so two racing spends can
+ * never both pass, on SQLite (one writer) or PostgreSQL (row lock, the WHERE
+ * re-checked on the locked row). Accounts are touched in id order so two
+ * transfers between the same pair in opposite directions cannot deadlock. */
+#include "domain/ledger.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/customers.h"
+
+typedef struct account {
+    int64_t id;
+    char currency[16];
+    bool member;
+    int64_t customer_id;
+} account;
+
+/* ---- programme ---- */
+
+hd_rc hd_program_load_in(hd_conn *c, hd_program *p, hd_err *err) {
+    *p = (hd_program){"end_of_month", 0, 12, 12, 0};
+    hd_rows *r;
+    hd_rc rc = hd_query(c, "SELECT k, v FROM program", NULL, 0, &r, err);
+    if (rc) return rc;
+    int got;
+    while ((got = hd_rows_next(r, err)) == 1) {
+        const char *k = hd_rows_text(r, 0, NULL), *v = hd_rows_text(r, 1, NULL);
+        long long n = strtoll(v, NULL, 10);
+        if (strcmp(k, "expiry_policy") == 0)
+            snprintf(p->expiry_policy, sizeof p->expiry_policy, "%s", v);
+        else if (strcmp(k, "expiry_days") == 0)
+            p->expiry_days = (int)n;
+        else if (strcmp(k, "expiry_months") == 0)
+            p->expiry_months = (int)n;
+        else if (strcmp(k, "tier_window_months") == 0)
+            p->tier_window_months = (int)n;
+        else if (strcmp(k, "default_credit_limit") == 0)
+            p->default_credit_limit = n;
+    }
+    hd_rows_free(r);
+    return got < 0 ? err->rc : HD_OK;
+}
+
+int64_t hd_program_expiry(const hd_program *p, int64_t at_ms) {
+    if (strcmp(p->expiry_policy, "days") == 0) return at_ms + (int64_t)p->expiry_days * 86400000LL;
+    if (strcmp(p->expiry_policy, "end_of_month") == 0) {
+        /* the last millisecond of the month `months` after the earning month */
+        int y, m, dd;
+        hd_civil_from_days(at_ms / 86400000LL, &y, &m, &dd);
+        int total = y * 12 + (m - 1) + p->expiry_months + 1; /* first day of the month after */
+        return hd_days_from_civil(total / 12, total % 12 + 1, 1) * 86400000LL - 1;
+    }
+    return 0;
+}
+
+/* ---- accounts ---- */
+
+static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const char *field,
+                             account *a, hd_err *err) {
+    if (!name || !*name) return hd_err_set(err, HD_EINVAL, field, "is required: an account name");
+    if (strncmp(name, "customer:", 9) == 0) {
+        char idbuf[24];
+        const char *rest = name + 9;
+        const char *colon = strchr(rest, ':');
+        size_t n = colon ? (size_t)(colon - rest) : strlen(rest);
+        const char *currency = "points";
+        if (colon) {
+            if (strcmp(colon + 1, "growth") != 0)
+                return hd_err_set(err, HD_EINVAL, field,
+                                  "'%s': use customer:ID or customer:ID:growth", name);
+            currency = "growth";
+        }
+        int64_t cid;
+        if (n == 0 || n >= sizeof idbuf)
+            return hd_err_set(err, HD_EINVAL, field, "'%s' names no customer", name);
+        memcpy(idbuf, rest, n);
+        idbuf[n] = '\0';
+        if (!hd_id_parse(idbuf, &cid))
+            return hd_err_set(err, HD_EINVAL, field, "'%s' names no customer", name);
+        hd_rc rc = hd_ledger_account_in(c, d, cid, currency, &a->id, err);
+        if (rc == HD_ENOTFOUND) return hd_err_set(err, HD_EINVAL, field, "no customer %s", idbuf);
+        if (rc) return rc;
+        snprintf(a->currency, sizeof a->currency, "%s", currency);
+        a->member = true;
+        return HD_OK;
+    }
+    hd_val p = hd_vtext(name);
+    hd_rows *r;
+    hd_rc rc = hd_query(c, "SELECT id, currency, kind, customer_id FROM accounts WHERE name = ?",
+                        &p, 1, &r, err);
+    if (rc) return rc;
+    int got = hd_rows_next(r, err);
+    if (got == 1) {
+        a->id = hd_rows_int(r, 0);
+        snprintf(a->currency, sizeof a->currency, "%s", hd_rows_text(r, 1, NULL));
+        a->member = strcmp(hd_rows_text(r, 2, NULL), "member") == 0;
+        a->customer_id = hd_rows_int(r, 3);
+    }
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
+    if (got == 0)
+        return hd_err_set(err, HD_EINVAL, field,
+                          "no account '%s'; use customer:ID, customer:ID:growth or "
+                          "system:issuance|redemption|expiry|adjustment|growth",
+                          name);
+    return HD_OK;
+}
+
+hd_rc hd_ledger_account_in(hd_conn *c, hd_domain *d, int64_t customer_id, const char *currency,
+                           int64_t *account_id, hd_err *err) {
+    int64_t live;
+    hd_rc rc = hd_customer_follow(c, customer_id, &live, err);
+    if (rc) return rc;
+    char name[64];
+    snprintf(name, sizeof name,
+             strcmp(currency, "growth") == 0 ? "customer:%lld:growth" : "customer:%lld",
+             (long long)live);
+    hd_val p = hd_vtext(name);
+    rc = hd_query_int(c, "SELECT id FROM accounts WHERE name = ?", &p, 1, account_id, err);
+    if (rc != HD_ENOTFOUND) return rc;
+    hd_err_clear(err);
+    hd_program prog;
+    if ((rc = hd_program_load_in(c, &prog, err))) return rc;
+    int64_t id = hd_id_next(d->ids);
+    hd_val q[6] = {hd_vint(id),
+                   hd_vtext(name),
+                   hd_vint(live),
+                   hd_vtext(currency),
+                   hd_vint(strcmp(currency, "points") == 0 ? prog.default_credit_limit : 0),
+                   hd_vint(hd_now(d))};
+    rc = hd_exec(c,
+                 "INSERT INTO accounts (id, name, customer_id, currency, kind, credit_limit, "
+                 "created_at) VALUES (?, ?, ?, ?, 'member', ?, ?)",
+                 q, 6, NULL, err);
+    /* two nodes opened the same account at once: retry and find it */
+    if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "", "account raced");
+    if (rc) return rc;
+    *account_id = id;
+    return HD_OK;
+}
+
+hd_rc hd_ledger_balance_in(hd_conn *c, int64_t account_id, int64_t *balance, int64_t *available,
+                           hd_err *err) {
+    hd_val p = hd_vint(account_id);
+    hd_rows *r;
+    hd_rc rc = hd_query(c,
+                        "SELECT credits_posted - debits_posted, credits_posted - debits_posted - "
+                        "debits_pending + credit_limit FROM accounts WHERE id = ?",
+                        &p, 1, &r, err);
+    if (rc) return rc;
+    int got = hd_rows_next(r, err);
+    if (got == 1) {
+        if (balance) *balance = hd_rows_int(r, 0);
+        if (available) *available = hd_rows_int(r, 1);
+    }
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
+    if (got == 0)
+        return hd_err_set(err, HD_ENOTFOUND, "account", "no account %lld", (long long)account_id);
+    return HD_OK;
+}
+
+/* positive part of (credits - debits - pending debits): what lots must cover */
+static hd_rc covered(hd_conn *c, int64_t account_id, int64_t *out, hd_err *err) {
+    hd_val p = hd_vint(account_id);
+    hd_rc rc = hd_query_int(c,
+                            "SELECT credits_posted - debits_posted - debits_pending FROM accounts "
+                            "WHERE id = ?",
+                            &p, 1, out, err);
+    if (!rc && *out < 0) *out = 0;
+    return rc;
+}
+
+/* ---- lots ---- */
+
+static hd_rc lot_add(hd_conn *c, hd_domain *d, int64_t account_id, int64_t transfer_id,
+                     int64_t amount, hd_err *err) {
+    if (amount <= 0) return HD_OK;
+    hd_program prog;
+    hd_rc rc = hd_program_load_in(c, &prog, err);
+    if (rc) return rc;
+    int64_t now = hd_now(d), exp = hd_program_expiry(&prog, now);
+    hd_val p[7] = {hd_vint(hd_id_next(d->ids)),
+                   hd_vint(account_id),
+                   hd_vint(transfer_id),
+                   hd_vint(amount),
+                   hd_vint(amount),
+                   exp ? hd_vint(exp) : hd_vnull(),
+                   hd_vint(now)};
+    return hd_exec(c,
+                   "INSERT INTO lots (id, account_id, transfer_id, amount, remaining, expires_at, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   p, 7, NULL, err);
+}
+
+/* Consumes up to amount from the account's lots, soonest expiry first. */
+static hd_rc lots_consume(hd_conn *c, int64_t account_id, int64_t transfer_id, int64_t amount,
+                          hd_err *err) {
+    enum { BATCH = 64 };
+    while (amount > 0) {
+        hd_val p = hd_vint(account_id);
+        hd_rows *r;
+        hd_rc rc = hd_query(c,
+                            "SELECT id, remaining FROM lots WHERE account_id = ? AND remaining > 0 "
+                            "ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, "
+                            "id LIMIT 64",
+                            &p, 1, &r, err);
+        if (rc) return rc;
+        int64_t ids[BATCH], rem[BATCH];
+        int n = 0, got;
+        while ((got = hd_rows_next(r, err)) == 1 && n < BATCH) {
+            ids[n] = hd_rows_int(r, 0);
+            rem[n] = hd_rows_int(r, 1);
+            n++;
+        }
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
+        if (n == 0) return HD_OK; /* the rest goes into debt */
+        for (int i = 0; i < n && amount > 0; i++) {
+            int64_t take = rem[i] < amount ? rem[i] : amount;
+            hd_val u[2] = {hd_vint(take), hd_vint(ids[i])};
+            if ((rc = hd_exec(c, "UPDATE lots SET remaining = remaining - ? WHERE id = ?", u, 2,
+                              NULL, err)))
+                return rc;
+            hd_val q[3] = {hd_vint(transfer_id), hd_vint(ids[i]), hd_vint(take)};
+            if ((rc = hd_exec(c,
+                              "INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)",
+                              q, 3, NULL, err)))
+                return rc;
+            amount -= take;
+        }
+    }
+    return HD_OK;
+}
+
+/* Gives back up to amount of what a voided debit consumed; any rest forms a new lot. */
+static hd_rc lots_restore(hd_conn *c, hd_domain *d, int64_t account_id, int64_t transfer_id,
+                          int64_t amount, hd_err *err) {
+    hd_val p = hd_vint(transfer_id);
+    hd_rows *r;
+    hd_rc rc =
+        hd_query(c, "SELECT lot_id, amount FROM lot_uses WHERE transfer_id = ? ORDER BY lot_id", &p,
+                 1, &r, err);
+    if (rc) return rc;
+    int64_t ids[256], amts[256];
+    int n = 0, got;
+    while ((got = hd_rows_next(r, err)) == 1 && n < 256) {
+        ids[n] = hd_rows_int(r, 0);
+        amts[n] = hd_rows_int(r, 1);
+        n++;
+    }
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
+    for (int i = 0; i < n && amount > 0; i++) {
+        int64_t give = amts[i] < amount ? amts[i] : amount;
+        hd_val u[2] = {hd_vint(give), hd_vint(ids[i])};
+        if ((rc = hd_exec(c, "UPDATE lots SET remaining = remaining + ? WHERE id = ?", u, 2, NULL,
+                          err)))
+            return rc;
+        amount -= give;
+    }
+    if ((rc = hd_exec(c, "DELETE FROM lot_uses WHERE transfer_id = ?", &p, 1, NULL, err)))
+        return rc;
+    return lot_add(c, d, account_id, transfer_id, amount, err);
+}
+
+/* ---- transfers ---- */
+
+static void request_hash(const hd_transfer_req *t, const char *debit, const char *credit,
+                         char out[65]) {
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s\n%s\n%lld\n%s\n%s\n%d\n%lld", debit, credit,
+                     (long long)t->amount, t->code ? t->code : "", t->reference ? t->reference : "",
+                     t->pending ? 1 : 0, (long long)t->timeout_s);
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)buf, (unsigned long long)(n < 0 ? 0 : n));
+    sodium_bin2hex(out, 65, h, sizeof h);
+}
+
+static bool code_ok(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 32) return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_' || (*p >= '0' && *p <= '9'))) return false;
+    return true;
+}
+
+static hd_rc debit_update(hd_conn *c, const account *a, int64_t amount, bool pending, bool force,
+                          hd_err *err) {
+    int64_t n = 0;
+    hd_val p[3] = {hd_vint(amount), hd_vint(a->id), hd_vint(amount)};
+    hd_rc rc;
+    if (!a->member || force)
+        rc =
+            hd_exec(c,
+                    pending ? "UPDATE accounts SET debits_pending = debits_pending + ? WHERE id = ?"
+                            : "UPDATE accounts SET debits_posted = debits_posted + ? WHERE id = ?",
+                    p, 2, &n, err);
+    else
+        rc = hd_exec(
+            c,
+            pending ? "UPDATE accounts SET debits_pending = debits_pending + ? WHERE id = ? "
+                      "AND credits_posted + credit_limit - debits_posted - debits_pending >= ?"
+                    : "UPDATE accounts SET debits_posted = debits_posted + ? WHERE id = ? "
+                      "AND credits_posted + credit_limit - debits_posted - debits_pending >= ?",
+            p, 3, &n, err);
+    if (rc) return rc;
+    if (n == 0) {
+        int64_t avail = 0;
+        hd_ledger_balance_in(c, a->id, NULL, &avail, NULL);
+        return hd_err_set(err, HD_ESTATE, "amount",
+                          "insufficient points: %lld available, %lld needed", (long long)avail,
+                          (long long)amount);
+    }
+    return HD_OK;
+}
+
+static hd_rc credit_update(hd_conn *c, const account *a, int64_t amount, bool pending,
+                           hd_err *err) {
+    hd_val p[2] = {hd_vint(amount), hd_vint(a->id)};
+    return hd_exec(c,
+                   pending
+                       ? "UPDATE accounts SET credits_pending = credits_pending + ? WHERE id = ?"
+                       : "UPDATE accounts SET credits_posted = credits_posted + ? WHERE id = ?",
+                   p, 2, NULL, err);
+}
+
+hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
+                            hd_transfer_res *res, hd_err *err) {
+    res->id = 0;
+    res->replayed = false;
+    if (!t->key || !*t->key || strlen(t->key) > HD_TRANSFER_KEY_MAX)
+        return hd_err_set(err, HD_EINVAL, "key",
+                          "is required: 1 to %d characters unique to this transfer",
+                          HD_TRANSFER_KEY_MAX);
+    if (t->amount <= 0 || t->amount > HD_AMOUNT_MAX)
+        return hd_err_set(err, HD_EINVAL, "amount",
+                          "must be a whole number from 1 to %lld, got %lld",
+                          (long long)HD_AMOUNT_MAX, (long long)t->amount);
+    if (!code_ok(t->code))
+        return hd_err_set(err, HD_EINVAL, "code",
+                          "is required: a-z, 0-9 and _, up to 32 (earn, redeem, …)");
+    if (t->reference && strlen(t->reference) > 200)
+        return hd_err_set(err, HD_EINVAL, "reference", "is longer than 200 bytes");
+    if (t->timeout_s < 0 || (!t->pending && t->timeout_s))
+        return hd_err_set(err, HD_EINVAL, "timeout_s", "is for pending transfers and must be >= 0");
+    account da = {0}, ca = {0};
+    hd_rc rc = account_by_name(c, d, t->debit, "debit", &da, err);
+    if (!rc) rc = account_by_name(c, d, t->credit, "credit", &ca, err);
+    if (rc) return rc;
+    char hash[65];
+    char dn[32], cn[32];
+    snprintf(dn, sizeof dn, "%lld", (long long)da.id);
+    snprintf(cn, sizeof cn, "%lld", (long long)ca.id);
+    request_hash(t, dn, cn, hash);
+    {
+        hd_val p = hd_vtext(t->key);
+        hd_rows *r;
+        if ((rc = hd_query(c, "SELECT id, request_hash FROM transfers WHERE tkey = ?", &p, 1, &r,
+                           err)))
+            return rc;
+        int got = hd_rows_next(r, err);
+        if (got == 1) {
+            res->id = hd_rows_int(r, 0);
+            bool same = strcmp(hd_rows_text(r, 1, NULL), hash) == 0;
+            hd_rows_free(r);
+            if (!same)
+                return hd_err_set(err, HD_ECONFLICT, "key",
+                                  "transfer key %s was used for a different transfer", t->key);
+            res->replayed = true;
+            return HD_OK;
+        }
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
+    }
+    if (da.id == ca.id) return hd_err_set(err, HD_EINVAL, "credit", "must differ from debit");
+    if (strcmp(da.currency, ca.currency) != 0)
+        return hd_err_set(err, HD_EINVAL, "credit", "is in %s but debit is in %s", ca.currency,
+                          da.currency);
+    /* lots covered before, to know what a credit repays and what it adds */
+    int64_t cov_credit = 0;
+    bool credit_lots = ca.member && strcmp(ca.currency, "points") == 0;
+    bool debit_lots = da.member && strcmp(da.currency, "points") == 0 && !t->lots_taken;
+    if (credit_lots && !t->pending && (rc = covered(c, ca.id, &cov_credit, err))) return rc;
+    /* touch accounts in id order: no deadlock between opposite transfers */
+    if (da.id < ca.id) {
+        if ((rc = debit_update(c, &da, t->amount, t->pending, t->force, err))) return rc;
+        if ((rc = credit_update(c, &ca, t->amount, t->pending, err))) return rc;
+    } else {
+        if ((rc = credit_update(c, &ca, t->amount, t->pending, err))) return rc;
+        if ((rc = debit_update(c, &da, t->amount, t->pending, t->force, err))) return rc;
+    }
+    int64_t id = hd_id_next(d->ids), now = hd_now(d);
+    hd_val p[11] = {hd_vint(id),
+                    hd_vtext(t->key),
+                    hd_vtext(hash),
+                    hd_vint(da.id),
+                    hd_vint(ca.id),
+                    hd_vint(t->amount),
+                    hd_vtext(t->code),
+                    hd_vtext(t->reference ? t->reference : ""),
+                    hd_vtext(t->pending ? "pending" : "posted"),
+                    t->pending && t->timeout_s ? hd_vint(now + t->timeout_s * 1000) : hd_vnull(),
+                    hd_vint(now)};
+    rc = hd_exec(
+        c,
+        "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, code, "
+        "reference, status, timeout_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        p, 11, NULL, err);
+    if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "key", "transfer key raced");
+    if (rc) return rc;
+    if (debit_lots && (rc = lots_consume(c, da.id, id, t->amount, err))) return rc;
+    if (credit_lots && !t->pending) {
+        int64_t after;
+        if ((rc = covered(c, ca.id, &after, err))) return rc;
+        if ((rc = lot_add(c, d, ca.id, id, after - cov_credit, err))) return rc;
+    }
+    res->id = id;
+    return HD_OK;
+}
+
+hd_rc hd_ledger_resolve_in(hd_conn *c, hd_domain *d, int64_t id, bool post, hd_err *err) {
+    hd_val p = hd_vint(id);
+    hd_rows *r;
+    hd_rc rc = hd_query(c,
+                        "SELECT t.debit_id, t.credit_id, t.amount, t.status, da.kind, da.currency, "
+                        "ca.kind FROM transfers t JOIN accounts da ON da.id = t.debit_id JOIN "
+                        "accounts ca ON ca.id = t.credit_id WHERE t.id = ?",
+                        &p, 1, &r, err);
+    if (rc) return rc;
+    int got = hd_rows_next(r, err);
+    if (got != 1) {
+        hd_rows_free(r);
+        return got < 0 ? err->rc
+                       : hd_err_set(err, HD_ENOTFOUND, "id", "no transfer %lld", (long long)id);
+    }
+    int64_t debit = hd_rows_int(r, 0), credit = hd_rows_int(r, 1), amount = hd_rows_int(r, 2);
+    bool debit_member = strcmp(hd_rows_text(r, 4, NULL), "member") == 0;
+    bool points = strcmp(hd_rows_text(r, 5, NULL), "points") == 0;
+    bool credit_member = strcmp(hd_rows_text(r, 6, NULL), "member") == 0;
+    char status[16];
+    snprintf(status, sizeof status, "%s", hd_rows_text(r, 3, NULL));
+    hd_rows_free(r);
+    /* the state change is the guard: only one resolve of a pending transfer wins */
+    int64_t n = 0;
+    hd_val u[3] = {hd_vtext(post ? "posted" : "voided"), hd_vint(hd_now(d)), hd_vint(id)};
+    if ((rc = hd_exec(c,
+                      "UPDATE transfers SET status = ?, resolved_at = ? WHERE id = ? AND status = "
+                      "'pending'",
+                      u, 3, &n, err)))
+        return rc;
+    if (n == 0)
+        return hd_err_set(err, HD_ESTATE, "status", "transfer %lld is %s, not pending",
+                          (long long)id, status);
+    int64_t cov_debit = 0, cov_credit = 0;
+    if (points && debit_member && !post && (rc = covered(c, debit, &cov_debit, err))) return rc;
+    if (points && credit_member && post && (rc = covered(c, credit, &cov_credit, err))) return rc;
+    hd_val a[2] = {hd_vint(amount), hd_vint(debit)};
+    hd_val b[2] = {hd_vint(amount), hd_vint(credit)};
+    const char *dsql = post
+                           ? "UPDATE accounts SET debits_pending = debits_pending - ?, "
+                             "debits_posted = debits_posted + ? WHERE id = ?"
+                           : "UPDATE accounts SET debits_pending = debits_pending - ? WHERE id = ?";
+    const char *csql =
+        post ? "UPDATE accounts SET credits_pending = credits_pending - ?, "
+               "credits_posted = credits_posted + ? WHERE id = ?"
+             : "UPDATE accounts SET credits_pending = credits_pending - ? WHERE id = ?";
+    hd_val a3[3] = {hd_vint(amount), hd_vint(amount), hd_vint(debit)};
+    hd_val b3[3] = {hd_vint(amount), hd_vint(amount), hd_vint(credit)};
+    if (debit < credit) {
+        if ((rc = hd_exec(c, dsql, post ? a3 : a, post ? 3 : 2, NULL, err))) return rc;
+        if ((rc = hd_exec(c, csql, post ? b3 : b, post ? 3 : 2, NULL, err))) return rc;
+    } else {
+        if ((rc = hd_exec(c, csql, post ? b3 : b, post ? 3 : 2, NULL, err))) return rc;
+        if ((rc = hd_exec(c, dsql, post ? a3 : a, post ? 3 : 2, NULL, err))) return rc;
+    }
+    if (points && debit_member && !post) {
+        int64_t after;
+        if ((rc = covered(c, debit, &after, err))) return rc;
+        if ((rc = lots_restore(c, d, debit, id, after - cov_debit, err))) return rc;
+    }
+    if (post && (rc = hd_exec(c, "DELETE FROM lot_uses WHERE transfer_id = ?", &p, 1, NULL, err)))
+        return rc;
+    if (points && credit_member && post) {
+        int64_t after;
+        if ((rc = covered(c, credit, &after, err))) return rc;
+        if ((rc = lot_add(c, d, credit, id, after - cov_credit, err))) return rc;
+    }
+    return HD_OK;
+}
+
+hd_rc hd_ledger_set_limit_in(hd_conn *c, hd_domain *d, int64_t customer_id, int64_t limit,
+                             hd_err *err) {
+    if (limit < 0 || limit > HD_AMOUNT_MAX)
+        return hd_err_set(err, HD_EINVAL, "credit_limit", "must be from 0 to %lld",
+                          (long long)HD_AMOUNT_MAX);
+    int64_t acc;
+    hd_rc rc = hd_ledger_account_in(c, d, customer_id, "points", &acc, err);
+    if (rc) return rc;
+    /* Lowering a limit below what is already used is allowed (overdue debt
+     * cuts the limit to zero); the excess at that moment is recorded so
+     * hudong check can tell it from a transfer that broke the limit. */
+    hd_val p[4] = {hd_vint(limit), hd_vint(limit), hd_vint(limit), hd_vint(acc)};
+    return hd_exec(c,
+                   "UPDATE accounts SET limit_excess = CASE WHEN debits_posted + debits_pending - "
+                   "credits_posted - ? > limit_excess THEN debits_posted + debits_pending - "
+                   "credits_posted - ? ELSE limit_excess END, credit_limit = ? WHERE id = ?",
+                   p, 4, NULL, err);
+}
