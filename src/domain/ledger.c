@@ -166,15 +166,21 @@ hd_rc hd_ledger_balance_in(hd_conn *c, int64_t account_id, int64_t *balance, int
     return HD_OK;
 }
 
-/* positive part of (credits - debits - pending debits): what lots must cover */
-static hd_rc covered(hd_conn *c, int64_t account_id, int64_t *out, hd_err *err) {
+/* What the lots of a points account must cover after an increase of its
+ * credits - debits - pending debits by `added`: the growth of the positive
+ * part. Read after the account row was updated (and so locked), so a
+ * concurrent transaction cannot slip in between on PostgreSQL. */
+static hd_rc lots_growth(hd_conn *c, int64_t account_id, int64_t added, int64_t *out, hd_err *err) {
     hd_val p = hd_vint(account_id);
+    int64_t raw;
     hd_rc rc = hd_query_int(c,
                             "SELECT credits_posted - debits_posted - debits_pending FROM accounts "
                             "WHERE id = ?",
-                            &p, 1, out, err);
-    if (!rc && *out < 0) *out = 0;
-    return rc;
+                            &p, 1, &raw, err);
+    if (rc) return rc;
+    int64_t before = raw - added;
+    *out = (raw > 0 ? raw : 0) - (before > 0 ? before : 0);
+    return HD_OK;
 }
 
 /* ---- lots ---- */
@@ -383,11 +389,8 @@ hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
     if (strcmp(da.currency, ca.currency) != 0)
         return hd_err_set(err, HD_EINVAL, "credit", "is in %s but debit is in %s", ca.currency,
                           da.currency);
-    /* lots covered before, to know what a credit repays and what it adds */
-    int64_t cov_credit = 0;
     bool credit_lots = ca.member && strcmp(ca.currency, "points") == 0;
     bool debit_lots = da.member && strcmp(da.currency, "points") == 0 && !t->lots_taken;
-    if (credit_lots && !t->pending && (rc = covered(c, ca.id, &cov_credit, err))) return rc;
     /* touch accounts in id order: no deadlock between opposite transfers */
     if (da.id < ca.id) {
         if ((rc = debit_update(c, &da, t->amount, t->pending, t->force, err))) return rc;
@@ -417,9 +420,10 @@ hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
     if (rc) return rc;
     if (debit_lots && (rc = lots_consume(c, da.id, id, t->amount, err))) return rc;
     if (credit_lots && !t->pending) {
-        int64_t after;
-        if ((rc = covered(c, ca.id, &after, err))) return rc;
-        if ((rc = lot_add(c, d, ca.id, id, after - cov_credit, err))) return rc;
+        /* debt is repaid first: only the growth of the positive part forms a lot */
+        int64_t grow;
+        if ((rc = lots_growth(c, ca.id, t->amount, &grow, err))) return rc;
+        if ((rc = lot_add(c, d, ca.id, id, grow, err))) return rc;
     }
     res->id = id;
     return HD_OK;
@@ -458,9 +462,6 @@ hd_rc hd_ledger_resolve_in(hd_conn *c, hd_domain *d, int64_t id, bool post, hd_e
     if (n == 0)
         return hd_err_set(err, HD_ESTATE, "status", "transfer %lld is %s, not pending",
                           (long long)id, status);
-    int64_t cov_debit = 0, cov_credit = 0;
-    if (points && debit_member && !post && (rc = covered(c, debit, &cov_debit, err))) return rc;
-    if (points && credit_member && post && (rc = covered(c, credit, &cov_credit, err))) return rc;
     hd_val a[2] = {hd_vint(amount), hd_vint(debit)};
     hd_val b[2] = {hd_vint(amount), hd_vint(credit)};
     const char *dsql = post
@@ -481,16 +482,16 @@ hd_rc hd_ledger_resolve_in(hd_conn *c, hd_domain *d, int64_t id, bool post, hd_e
         if ((rc = hd_exec(c, dsql, post ? a3 : a, post ? 3 : 2, NULL, err))) return rc;
     }
     if (points && debit_member && !post) {
-        int64_t after;
-        if ((rc = covered(c, debit, &after, err))) return rc;
-        if ((rc = lots_restore(c, d, debit, id, after - cov_debit, err))) return rc;
+        int64_t grow;
+        if ((rc = lots_growth(c, debit, amount, &grow, err))) return rc;
+        if ((rc = lots_restore(c, d, debit, id, grow, err))) return rc;
     }
     if (post && (rc = hd_exec(c, "DELETE FROM lot_uses WHERE transfer_id = ?", &p, 1, NULL, err)))
         return rc;
     if (points && credit_member && post) {
-        int64_t after;
-        if ((rc = covered(c, credit, &after, err))) return rc;
-        if ((rc = lot_add(c, d, credit, id, after - cov_credit, err))) return rc;
+        int64_t grow;
+        if ((rc = lots_growth(c, credit, amount, &grow, err))) return rc;
+        if ((rc = lot_add(c, d, credit, id, grow, err))) return rc;
     }
     return HD_OK;
 }

@@ -62,10 +62,6 @@ static hd_rc parse_req(const json_t *in, hd_transfer_req *t, hd_err *err) {
     if ((rc = hd_json_str(in, "credit", 64, &t->credit, err))) return rc;
     if ((rc = hd_json_str(in, "code", 32, &t->code, err))) return rc;
     if ((rc = hd_json_str(in, "reference", 200, &t->reference, err))) return rc;
-    json_t *a = json_object_get(in, "amount");
-    if (!json_is_integer(a))
-        return hd_err_set(err, HD_EINVAL, "amount", "is required: a whole number of points > 0");
-    t->amount = json_integer_value(a);
     json_t *pend = json_object_get(in, "pending");
     if (pend && !json_is_boolean(pend))
         return hd_err_set(err, HD_EINVAL, "pending", "must be true or false");
@@ -78,6 +74,10 @@ static hd_rc parse_req(const json_t *in, hd_transfer_req *t, hd_err *err) {
         return hd_err_set(err, HD_EINVAL, "key", "is required: your unique id for this transfer");
     if (!t->debit) return hd_err_set(err, HD_EINVAL, "debit", "is required: an account name");
     if (!t->credit) return hd_err_set(err, HD_EINVAL, "credit", "is required: an account name");
+    json_t *a = json_object_get(in, "amount");
+    if (!json_is_integer(a))
+        return hd_err_set(err, HD_EINVAL, "amount", "is required: a whole number of points > 0");
+    t->amount = json_integer_value(a);
     return HD_OK;
 }
 
@@ -628,33 +628,42 @@ static hd_rc expiry_cb(hd_conn *c, void *vctx, hd_err *err) {
     job_ctx *jc = vctx;
     hd_val p = hd_vint(jc->now);
     hd_rows *r;
-    hd_rc rc =
-        hd_query(c,
-                 "SELECT l.id, l.remaining, a.name, l.expires_at FROM lots l JOIN accounts a "
-                 "ON a.id = l.account_id WHERE l.expires_at IS NOT NULL AND l.expires_at <= "
-                 "? AND l.remaining > 0 ORDER BY l.expires_at LIMIT 200",
-                 &p, 1, &r, err);
+    hd_rc rc = hd_query(c,
+                        "SELECT l.id, a.id, a.name FROM lots l JOIN accounts a ON a.id = "
+                        "l.account_id WHERE l.expires_at IS NOT NULL AND l.expires_at <= ? AND "
+                        "l.remaining > 0 ORDER BY l.expires_at LIMIT 200",
+                        &p, 1, &r, err);
     if (rc) return rc;
-    int64_t ids[JOB_BATCH], amts[JOB_BATCH];
+    int64_t ids[JOB_BATCH], accs[JOB_BATCH];
     char names[JOB_BATCH][64];
     int n = 0, got;
     while ((got = hd_rows_next(r, err)) == 1 && n < JOB_BATCH) {
         ids[n] = hd_rows_int(r, 0);
-        amts[n] = hd_rows_int(r, 1);
+        accs[n] = hd_rows_int(r, 1);
         snprintf(names[n], sizeof names[n], "%s", hd_rows_text(r, 2, NULL));
         n++;
     }
     hd_rows_free(r);
     if (got < 0) return err->rc;
     for (int i = 0; i < n; i++) {
-        /* take the lot out first so the expiry debit consumes nothing else */
+        /* Lock the account row first - every change to an account's lots
+         * happens under it - then read what is really left in the lot. */
+        hd_val a = hd_vint(accs[i]);
+        if ((rc = hd_exec(c, "UPDATE accounts SET debits_posted = debits_posted WHERE id = ?", &a,
+                          1, NULL, err)))
+            return rc;
         hd_val u = hd_vint(ids[i]);
+        int64_t left;
+        if ((rc = hd_query_int(c, "SELECT remaining FROM lots WHERE id = ?", &u, 1, &left, err)))
+            return rc;
+        if (left <= 0) continue;
+        /* take the lot out first so the expiry debit consumes nothing else */
         if ((rc = hd_exec(c, "UPDATE lots SET remaining = 0 WHERE id = ?", &u, 1, NULL, err)))
             return rc;
         char key[64], ref[64];
         snprintf(key, sizeof key, "expire:lot:%lld", (long long)ids[i]);
         snprintf(ref, sizeof ref, "lot:%lld", (long long)ids[i]);
-        hd_transfer_req t = {key,  names[i], "system:expiry", amts[i], "expire", ref, false, 0,
+        hd_transfer_req t = {key,  names[i], "system:expiry", left, "expire", ref, false, 0,
                              true, true};
         hd_transfer_res res;
         if ((rc = hd_ledger_transfer_in(c, jc->d, &t, &res, err))) return rc;
