@@ -78,5 +78,14 @@ void hd_h_points(hd_req *r, hd_resp *w);
 void hd_h_points_history(hd_req *r, hd_resp *w);
 void hd_h_program_get(hd_req *r, hd_resp *w);
 void hd_h_program_patch(hd_req *r, hd_resp *w);
+void hd_h_rule_create(hd_req *r, hd_resp *w);
+void hd_h_rule_list(hd_req *r, hd_resp *w);
+void hd_h_rule_get(hd_req *r, hd_resp *w);
+void hd_h_rule_patch(hd_req *r, hd_resp *w);
+void hd_h_rule_simulate(hd_req *r, hd_resp *w);
+void hd_h_tier_create(hd_req *r, hd_resp *w);
+void hd_h_tier_list(hd_req *r, hd_resp *w);
+void hd_h_tier_patch(hd_req *r, hd_resp *w);
+void hd_h_customer_tier(hd_req *r, hd_resp *w);
 
 #endif

@@ -371,6 +371,15 @@ const hd_route hd_routes[] = {
     {"POST", "/v1/transfers/{id}/void", "points:write", hd_h_transfer_void, false},
     {"GET", "/v1/program", "points:read", hd_h_program_get, false},
     {"PATCH", "/v1/program", "points:write", hd_h_program_patch, false},
+    {"POST", "/v1/rules", "points:write", hd_h_rule_create, false},
+    {"GET", "/v1/rules", "points:read", hd_h_rule_list, false},
+    {"GET", "/v1/rules/{id}", "points:read", hd_h_rule_get, false},
+    {"PATCH", "/v1/rules/{id}", "points:write", hd_h_rule_patch, false},
+    {"POST", "/v1/rules/{id}/simulate", "points:read", hd_h_rule_simulate, false},
+    {"POST", "/v1/tiers", "points:write", hd_h_tier_create, false},
+    {"GET", "/v1/tiers", "points:read", hd_h_tier_list, false},
+    {"PATCH", "/v1/tiers/{id}", "points:write", hd_h_tier_patch, false},
+    {"GET", "/v1/customers/{id}/tier", "points:read", hd_h_customer_tier, false},
     {"POST", "/v1/test/clock", "admin:write", h_test_clock, true},
 };
 const int hd_routes_count = (int)(sizeof hd_routes / sizeof hd_routes[0]);

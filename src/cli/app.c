@@ -39,6 +39,7 @@ int hd_app_open(hd_app *a, const char *db, bool test_clock, bool migrate) {
 }
 
 void hd_app_close(hd_app *a) {
+    hd_domain_close(&a->d);
     hd_store_close(a->store);
     hd_clock_free(a->clock);
     hd_idgen_free(a->ids);

@@ -68,11 +68,15 @@ struct hd_domain {
         void *arg;
     } jobs[HD_HOOKS_MAX];
     int njobs;
+    void *rules; /* compiled rules cache (rules.c) */
 };
 
 /* Sets up d over a store, a clock and an id generator (all borrowed) and
  * registers every module's hooks and jobs (modules.c). */
 hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids, hd_err *err);
+
+/* Frees module state hd_domain_init created. */
+void hd_domain_close(hd_domain *d);
 
 /* Registers a hook; HD_ETOOBIG past HD_HOOKS_MAX. */
 hd_rc hd_domain_add_hook(hd_domain *d, hd_event_hook_fn fn, void *arg, hd_err *err);

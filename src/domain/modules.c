@@ -3,13 +3,21 @@
  * adds a line here. */
 #include "domain/domain.h"
 #include "domain/ledger.h"
+#include "domain/rules.h"
+#include "domain/tiers.h"
 
 hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids, hd_err *err) {
     *d = (hd_domain){0};
     d->store = st;
     d->clock = clock;
     d->ids = ids;
-    hd_rc rc = hd_domain_add_merge_hook(d, hd_ledger_on_merge, NULL, err);
+    hd_rc rc = hd_rules_init(d, err);
+    if (!rc) rc = hd_domain_add_hook(d, hd_rules_on_event, NULL, err);
+    if (!rc) rc = hd_domain_add_merge_hook(d, hd_ledger_on_merge, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "ledger", hd_ledger_job, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "tiers", hd_tier_job, NULL, err);
+    if (rc) hd_domain_close(d);
     return rc;
 }
+
+void hd_domain_close(hd_domain *d) { hd_rules_free(d); }

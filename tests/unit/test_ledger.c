@@ -95,6 +95,7 @@ static int open_pg(void **state) {
 static int close_fx(void **state) {
     fx *f = *state;
     if (!f) return 0;
+    hd_domain_close(&f->d);
     hd_store_close(f->st);
     hd_clock_free(f->clock);
     hd_idgen_free(f->ids);
