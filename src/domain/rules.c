@@ -575,7 +575,7 @@ hd_rc hd_rules_on_event(hd_conn *c, hd_domain *d, const hd_event *ev, void *arg,
     if (ev->order_id && strcmp(ev->type, "order.refunded") == 0 &&
         (rc = reverse_order(c, d, ev, &growth_changed, err)))
         return rc;
-    snapshot *s;
+    snapshot *s = NULL;
     if ((rc = snapshot_get(c, d, &s, err))) return rc;
     env en = {c, ev, ev->customer_id, false, NULL, {0}, NULL, 0};
     size_t nl = json_array_size(json_object_get(ev->properties, "lines"));
