@@ -40,9 +40,15 @@ test-deps:
 	@sh scripts/deps.sh test
 
 # --- generated sources: the OpenAPI document and the SQL migrations, embedded
-build/gen/openapi.c: src/api/openapi.json
+OPENAPI_PARTS := $(sort $(wildcard src/api/openapi/*.json))
+build/tools/openapi_merge: tools/openapi_merge.c
 	@mkdir -p $(@D)
-	cd src/api && xxd -i openapi.json > ../../$@.tmp && mv ../../$@.tmp ../../$@
+	$(CC) $(WARN) -O1 -o $@ $< -ljansson
+build/gen/openapi.json: $(OPENAPI_PARTS) build/tools/openapi_merge
+	@mkdir -p $(@D)
+	build/tools/openapi_merge $(OPENAPI_PARTS) > $@.tmp && mv $@.tmp $@
+build/gen/openapi.c: build/gen/openapi.json
+	cd build/gen && xxd -i openapi.json > openapi.c.tmp && mv openapi.c.tmp openapi.c
 build/gen/schema.c: $(sort $(wildcard sql/*.sql)) scripts/embed_sql.sh
 	@mkdir -p $(@D)
 	sh scripts/embed_sql.sh sql > $@.tmp && mv $@.tmp $@
@@ -98,7 +104,7 @@ test: test-deps
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h') $(wildcard src/*/*.c src/*/*.h tests/*/*.c tests/*/*.h bench/*.c)
 format-check:
-	@clang-format --dry-run -Werror $(sort $(wildcard src/*/*.c src/*/*.h tests/*/*.c tests/*/*.h bench/*.c)) && echo "format-check: ok"
+	@clang-format --dry-run -Werror $(sort $(wildcard src/*/*.c src/*/*.h tests/*/*.c tests/*/*.h bench/*.c tools/*.c)) && echo "format-check: ok"
 
 clean:
 	rm -rf build hudong

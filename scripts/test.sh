@@ -75,7 +75,7 @@ for f in build/fuzz/fuzz_*; do
     corpus="tests/fuzz/corpus/${n#fuzz_}"
     work="$log/corpus-$n"
     mkdir -p "$work"
-    "$f" -max_total_time="${HUDONG_FUZZ_SECONDS:-15}" -max_len=4096 -timeout=5 "$work" "$corpus" >"$log/$n.log" 2>&1
+    "$f" -max_total_time="${HUDONG_FUZZ_SECONDS:-15}" -max_len=4096 -timeout=5 -print_final_stats=1 "$work" "$corpus" >"$log/$n.log" 2>&1
     rc=$?
     if [ $rc = 0 ]; then
         passed=$((passed + 1))

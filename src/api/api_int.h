@@ -47,8 +47,18 @@ typedef struct hd_route {
     bool test_only; /* registered only with --test-clock */
 } hd_route;
 
-extern const hd_route hd_routes[];
-extern const int hd_routes_count;
+/* Each routes_*.c file owns a table of its routes; routes.c lists the
+ * tables (more specific paths before {id} patterns within a table). */
+typedef struct hd_route_table {
+    const hd_route *routes;
+    int n;
+} hd_route_table;
+#define HD_ROUTE_TABLE(name, arr)                                                                  \
+    const hd_route_table name = {arr, (int)(sizeof arr / sizeof arr[0])}
+
+extern const hd_route_table hd_routes_core, hd_routes_ledger, hd_routes_rules;
+extern const hd_route_table *const hd_route_tables[];
+extern const int hd_route_tables_count;
 
 /* Sets w to a problem+json for err (status from its code). */
 void hd_resp_error(hd_resp *w, const hd_err *err);
@@ -67,25 +77,5 @@ bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w
 /* An integer query argument with bounds; false (w filled) when malformed. */
 bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int64_t max,
                       int64_t *out, hd_resp *w);
-
-/* handlers in routes_*.c */
-void hd_h_transfer(hd_req *r, hd_resp *w);
-void hd_h_transfer_batch(hd_req *r, hd_resp *w);
-void hd_h_transfer_get(hd_req *r, hd_resp *w);
-void hd_h_transfer_post(hd_req *r, hd_resp *w);
-void hd_h_transfer_void(hd_req *r, hd_resp *w);
-void hd_h_points(hd_req *r, hd_resp *w);
-void hd_h_points_history(hd_req *r, hd_resp *w);
-void hd_h_program_get(hd_req *r, hd_resp *w);
-void hd_h_program_patch(hd_req *r, hd_resp *w);
-void hd_h_rule_create(hd_req *r, hd_resp *w);
-void hd_h_rule_list(hd_req *r, hd_resp *w);
-void hd_h_rule_get(hd_req *r, hd_resp *w);
-void hd_h_rule_patch(hd_req *r, hd_resp *w);
-void hd_h_rule_simulate(hd_req *r, hd_resp *w);
-void hd_h_tier_create(hd_req *r, hd_resp *w);
-void hd_h_tier_list(hd_req *r, hd_resp *w);
-void hd_h_tier_patch(hd_req *r, hd_resp *w);
-void hd_h_customer_tier(hd_req *r, hd_resp *w);
 
 #endif

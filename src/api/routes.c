@@ -343,7 +343,7 @@ static void h_test_clock(hd_req *r, hd_resp *w) {
 }
 
 /* More specific paths come before {id} patterns. */
-const hd_route hd_routes[] = {
+static const hd_route routes[] = {
     {"GET", "/v1/health", NULL, h_health, false},
     {"GET", "/v1/openapi.json", NULL, h_openapi, false},
     {"POST", "/v1/customers", "customers:write", h_customer_create, false},
@@ -362,24 +362,27 @@ const hd_route hd_routes[] = {
     {"GET", "/v1/touchpoints/{id}", "touchpoints:read", h_tp_get, false},
     {"PATCH", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_patch, false},
     {"DELETE", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_delete, false},
-    {"GET", "/v1/customers/{id}/points", "points:read", hd_h_points, false},
-    {"GET", "/v1/customers/{id}/points/history", "points:read", hd_h_points_history, false},
-    {"POST", "/v1/transfers", "points:write", hd_h_transfer, false},
-    {"POST", "/v1/transfers/batch", "points:write", hd_h_transfer_batch, false},
-    {"GET", "/v1/transfers/{id}", "points:read", hd_h_transfer_get, false},
-    {"POST", "/v1/transfers/{id}/post", "points:write", hd_h_transfer_post, false},
-    {"POST", "/v1/transfers/{id}/void", "points:write", hd_h_transfer_void, false},
-    {"GET", "/v1/program", "points:read", hd_h_program_get, false},
-    {"PATCH", "/v1/program", "points:write", hd_h_program_patch, false},
-    {"POST", "/v1/rules", "points:write", hd_h_rule_create, false},
-    {"GET", "/v1/rules", "points:read", hd_h_rule_list, false},
-    {"GET", "/v1/rules/{id}", "points:read", hd_h_rule_get, false},
-    {"PATCH", "/v1/rules/{id}", "points:write", hd_h_rule_patch, false},
-    {"POST", "/v1/rules/{id}/simulate", "points:read", hd_h_rule_simulate, false},
-    {"POST", "/v1/tiers", "points:write", hd_h_tier_create, false},
-    {"GET", "/v1/tiers", "points:read", hd_h_tier_list, false},
-    {"PATCH", "/v1/tiers/{id}", "points:write", hd_h_tier_patch, false},
-    {"GET", "/v1/customers/{id}/tier", "points:read", hd_h_customer_tier, false},
     {"POST", "/v1/test/clock", "admin:write", h_test_clock, true},
 };
-const int hd_routes_count = (int)(sizeof hd_routes / sizeof hd_routes[0]);
+HD_ROUTE_TABLE(hd_routes_core, routes);
+
+const hd_route_table *const hd_route_tables[] = {&hd_routes_core, &hd_routes_ledger,
+                                                 &hd_routes_rules};
+const int hd_route_tables_count = (int)(sizeof hd_route_tables / sizeof hd_route_tables[0]);
+
+int hd_api_route_count(void) {
+    int n = 0;
+    for (int t = 0; t < hd_route_tables_count; t++) n += hd_route_tables[t]->n;
+    return n;
+}
+
+static const hd_route *route_at(int i) {
+    for (int t = 0; t < hd_route_tables_count; t++) {
+        if (i < hd_route_tables[t]->n) return &hd_route_tables[t]->routes[i];
+        i -= hd_route_tables[t]->n;
+    }
+    return NULL;
+}
+
+const char *hd_api_route_method(int i) { return route_at(i)->method; }
+const char *hd_api_route_path(int i) { return route_at(i)->path; }

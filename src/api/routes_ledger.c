@@ -14,7 +14,7 @@ static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *o
     w->body = out;
 }
 
-void hd_h_transfer(hd_req *r, hd_resp *w) {
+static void hd_h_transfer(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
     hd_err err;
@@ -26,7 +26,7 @@ void hd_h_transfer(hd_req *r, hd_resp *w) {
     if (!rc) w->replayed = status == 200;
 }
 
-void hd_h_transfer_batch(hd_req *r, hd_resp *w) {
+static void hd_h_transfer_batch(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
     hd_err err;
@@ -37,7 +37,7 @@ void hd_h_transfer_batch(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, status, out);
 }
 
-void hd_h_transfer_get(hd_req *r, hd_resp *w) {
+static void hd_h_transfer_get(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "transfer", &id, w)) return;
     hd_err err;
@@ -55,10 +55,10 @@ static void resolve(hd_req *r, hd_resp *w, bool post) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_transfer_post(hd_req *r, hd_resp *w) { resolve(r, w, true); }
-void hd_h_transfer_void(hd_req *r, hd_resp *w) { resolve(r, w, false); }
+static void hd_h_transfer_post(hd_req *r, hd_resp *w) { resolve(r, w, true); }
+static void hd_h_transfer_void(hd_req *r, hd_resp *w) { resolve(r, w, false); }
 
-void hd_h_points(hd_req *r, hd_resp *w) {
+static void hd_h_points(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "customer", &id, w)) return;
     hd_err err;
@@ -67,7 +67,7 @@ void hd_h_points(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_points_history(hd_req *r, hd_resp *w) {
+static void hd_h_points_history(hd_req *r, hd_resp *w) {
     int64_t id, limit;
     if (!hd_req_id(r, 0, "customer", &id, w)) return;
     if (!hd_req_query_int(r, "limit", 50, 1, 200, &limit, w)) return;
@@ -77,14 +77,14 @@ void hd_h_points_history(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_program_get(hd_req *r, hd_resp *w) {
+static void hd_h_program_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_program_get(r->d, &out, &err);
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_program_patch(hd_req *r, hd_resp *w) {
+static void hd_h_program_patch(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
     hd_err err;
@@ -93,3 +93,16 @@ void hd_h_program_patch(hd_req *r, hd_resp *w) {
     json_decref(in);
     reply(w, rc, &err, 200, out);
 }
+
+static const hd_route routes[] = {
+    {"GET", "/v1/customers/{id}/points", "points:read", hd_h_points, false},
+    {"GET", "/v1/customers/{id}/points/history", "points:read", hd_h_points_history, false},
+    {"POST", "/v1/transfers", "points:write", hd_h_transfer, false},
+    {"POST", "/v1/transfers/batch", "points:write", hd_h_transfer_batch, false},
+    {"GET", "/v1/transfers/{id}", "points:read", hd_h_transfer_get, false},
+    {"POST", "/v1/transfers/{id}/post", "points:write", hd_h_transfer_post, false},
+    {"POST", "/v1/transfers/{id}/void", "points:write", hd_h_transfer_void, false},
+    {"GET", "/v1/program", "points:read", hd_h_program_get, false},
+    {"PATCH", "/v1/program", "points:write", hd_h_program_patch, false},
+};
+HD_ROUTE_TABLE(hd_routes_ledger, routes);

@@ -23,7 +23,7 @@ static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *o
     w->body = out;
 }
 
-void hd_h_rule_create(hd_req *r, hd_resp *w) {
+static void hd_h_rule_create(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
     hd_err err;
@@ -34,14 +34,14 @@ void hd_h_rule_create(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, status, out);
 }
 
-void hd_h_rule_list(hd_req *r, hd_resp *w) {
+static void hd_h_rule_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_rule_list(r->d, &out, &err);
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_rule_get(hd_req *r, hd_resp *w) {
+static void hd_h_rule_get(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "rule", &id, w)) return;
     hd_err err;
@@ -50,7 +50,7 @@ void hd_h_rule_get(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_rule_patch(hd_req *r, hd_resp *w) {
+static void hd_h_rule_patch(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "rule", &id, w)) return;
     json_t *in = hd_req_json(r, w);
@@ -62,7 +62,7 @@ void hd_h_rule_patch(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_rule_simulate(hd_req *r, hd_resp *w) {
+static void hd_h_rule_simulate(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "rule", &id, w)) return;
     json_t *in = hd_req_json(r, w);
@@ -74,7 +74,7 @@ void hd_h_rule_simulate(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_tier_create(hd_req *r, hd_resp *w) {
+static void hd_h_tier_create(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
     hd_err err;
@@ -85,14 +85,14 @@ void hd_h_tier_create(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, status, out);
 }
 
-void hd_h_tier_list(hd_req *r, hd_resp *w) {
+static void hd_h_tier_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_tier_list(r->d, &out, &err);
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_tier_patch(hd_req *r, hd_resp *w) {
+static void hd_h_tier_patch(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "tier", &id, w)) return;
     json_t *in = hd_req_json(r, w);
@@ -104,7 +104,7 @@ void hd_h_tier_patch(hd_req *r, hd_resp *w) {
     reply(w, rc, &err, 200, out);
 }
 
-void hd_h_customer_tier(hd_req *r, hd_resp *w) {
+static void hd_h_customer_tier(hd_req *r, hd_resp *w) {
     int64_t id;
     if (!hd_req_id(r, 0, "customer", &id, w)) return;
     hd_err err;
@@ -112,3 +112,16 @@ void hd_h_customer_tier(hd_req *r, hd_resp *w) {
     hd_rc rc = hd_tier_customer(r->d, id, &out, &err);
     reply(w, rc, &err, 200, out);
 }
+
+static const hd_route routes[] = {
+    {"POST", "/v1/rules", "points:write", hd_h_rule_create, false},
+    {"GET", "/v1/rules", "points:read", hd_h_rule_list, false},
+    {"GET", "/v1/rules/{id}", "points:read", hd_h_rule_get, false},
+    {"PATCH", "/v1/rules/{id}", "points:write", hd_h_rule_patch, false},
+    {"POST", "/v1/rules/{id}/simulate", "points:read", hd_h_rule_simulate, false},
+    {"POST", "/v1/tiers", "points:write", hd_h_tier_create, false},
+    {"GET", "/v1/tiers", "points:read", hd_h_tier_list, false},
+    {"PATCH", "/v1/tiers/{id}", "points:write", hd_h_tier_patch, false},
+    {"GET", "/v1/customers/{id}/tier", "points:read", hd_h_customer_tier, false},
+};
+HD_ROUTE_TABLE(hd_routes_rules, routes);

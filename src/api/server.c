@@ -167,12 +167,14 @@ static const hd_route *route_find(hd_server *s, hd_req *r, bool *path_known) {
     memcpy(path, r->url, plen);
     path[plen] = '\0';
     while (plen > 1 && path[plen - 1] == '/') path[--plen] = '\0';
-    for (int i = 0; i < hd_routes_count; i++) {
-        const hd_route *rt = &hd_routes[i];
-        if (rt->test_only && !s->o.test_clock) continue;
-        if (!match(rt->path, path, r)) continue;
-        *path_known = true;
-        if (strcmp(rt->method, r->method) == 0) return rt;
+    for (int t = 0; t < hd_route_tables_count; t++) {
+        for (int i = 0; i < hd_route_tables[t]->n; i++) {
+            const hd_route *rt = &hd_route_tables[t]->routes[i];
+            if (rt->test_only && !s->o.test_clock) continue;
+            if (!match(rt->path, path, r)) continue;
+            *path_known = true;
+            if (strcmp(rt->method, r->method) == 0) return rt;
+        }
     }
     return NULL;
 }
@@ -386,7 +388,3 @@ void hd_server_stop(hd_server *s) {
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
-
-int hd_api_route_count(void) { return hd_routes_count; }
-const char *hd_api_route_method(int i) { return hd_routes[i].method; }
-const char *hd_api_route_path(int i) { return hd_routes[i].path; }
