@@ -80,7 +80,7 @@ build/asan/tests/api_%: build/asan/tests/api/%.o $(patsubst %.c,build/asan/%.o,$
 # --- fuzz targets (clang + libFuzzer)
 build/fuzz/%.o: %.c
 	@mkdir -p $(@D)
-	clang $(WARN) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Isrc $(PKG_CFLAGS) -c $< -o $@
+	clang $(WARN) -Wno-unknown-warning-option -O1 -g -fsanitize=fuzzer-no-link,address,undefined -Isrc $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 build/fuzz/%: build/fuzz/tests/fuzz/%.o $(FUZZ_OBJ)
 	clang -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 

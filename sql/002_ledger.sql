@@ -36,8 +36,8 @@ CREATE TABLE transfers (
 );
 CREATE INDEX transfers_debit ON transfers (debit_id, created_at);
 CREATE INDEX transfers_credit ON transfers (credit_id, created_at);
-CREATE INDEX transfers_reference ON transfers (reference);
-CREATE INDEX transfers_pending ON transfers (status, timeout_at);
+CREATE INDEX transfers_reference ON transfers (reference) WHERE reference <> '';
+CREATE INDEX transfers_pending ON transfers (timeout_at) WHERE status = 'pending';
 
 CREATE TABLE lots (
     id BIGINT PRIMARY KEY,
@@ -45,11 +45,13 @@ CREATE TABLE lots (
     transfer_id BIGINT NOT NULL,
     amount BIGINT NOT NULL,
     remaining BIGINT NOT NULL,
-    expires_at BIGINT,
+    expires_at BIGINT NOT NULL, -- 9223372036854775807 = never
     created_at BIGINT NOT NULL
 );
-CREATE INDEX lots_account ON lots (account_id, expires_at);
-CREATE INDEX lots_expiry ON lots (expires_at);
+-- open lots in spending order; spent lots drop out of the index, so a member
+-- with thousands of old lots still finds the next one in one step
+CREATE INDEX lots_open ON lots (account_id, expires_at, id) WHERE remaining > 0;
+CREATE INDEX lots_expiry ON lots (expires_at) WHERE remaining > 0;
 
 -- which lots a debit consumed, so voiding a hold gives them back
 CREATE TABLE lot_uses (

@@ -4,11 +4,25 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Truncation must not cut a UTF-8 character in half: drop an incomplete
+ * sequence at the end of s, so messages stay valid JSON strings. */
+static void utf8_cut(char *s) {
+    size_t n = strlen(s);
+    if (n == 0) return;
+    size_t j = n - 1;
+    while (j > 0 && n - j < 4 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
+    unsigned char lead = (unsigned char)s[j];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if ((lead & 0xC0) == 0x80 || n - j < need) s[j] = '\0';
+}
+
 hd_rc hd_err_setv(hd_err *err, hd_rc rc, const char *field, const char *fmt, va_list ap) {
     if (!err) return rc;
     err->rc = rc;
     snprintf(err->field, sizeof err->field, "%s", field ? field : "");
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    utf8_cut(err->field);
+    utf8_cut(err->msg);
     return rc;
 }
 
@@ -58,4 +72,5 @@ void hd_err_prefix(hd_err *err, const char *prefix, const char *sep) {
     for (size_t i = 0; i < m && o + 1 < sizeof f; i++) f[o++] = err->field[i];
     f[o] = '\0';
     memcpy(err->field, f, o + 1);
+    utf8_cut(err->field);
 }

@@ -70,6 +70,11 @@ hd_rc hd_customer_timeline(hd_domain *d, int64_t id, const char *cursor, int lim
  * attributes/tags for a new customer. */
 hd_rc hd_customer_resolve(hd_conn *c, hd_domain *d, const hd_ident *ids, int n,
                           const json_t *fields, int64_t *customer_id, bool *created, hd_err *err);
+/* Gives customer id the identities: unowned ones are added to them, ones
+ * owned by someone else merge that customer and id (the older survives,
+ * *survivor says who). */
+hd_rc hd_customer_attach(hd_conn *c, hd_domain *d, int64_t id, const hd_ident *ids, int n,
+                         int64_t *survivor, hd_err *err);
 /* Follows merged_into to the surviving id; HD_ENOTFOUND when id is unknown. */
 hd_rc hd_customer_follow(hd_conn *c, int64_t id, int64_t *survivor, hd_err *err);
 /* Merges loser into survivor (everything re-pointed), recording why. */

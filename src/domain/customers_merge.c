@@ -200,3 +200,29 @@ hd_rc hd_customer_resolve(hd_conn *c, hd_domain *d, const hd_ident *ids, int n,
     *customer_id = survivor;
     return HD_OK;
 }
+
+hd_rc hd_customer_attach(hd_conn *c, hd_domain *d, int64_t id, const hd_ident *ids, int n,
+                         int64_t *survivor, hd_err *err) {
+    int64_t live = id;
+    int64_t now = hd_now(d);
+    for (int i = 0; i < n; i++) {
+        int64_t owner;
+        hd_rc rc = owner_of(c, &ids[i], &owner, err);
+        if (rc) return rc;
+        if (owner == live) continue;
+        if (!owner) {
+            rc = hd__ident_insert(c, live, &ids[i], now, err);
+            if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "", "identity raced");
+            if (rc) return rc;
+            continue;
+        }
+        char reason[600];
+        snprintf(reason, sizeof reason, "%s %s belonged to customer %lld, named with customer %lld",
+                 ids[i].type, ids[i].value, (long long)owner, (long long)live);
+        int64_t s = owner < live ? owner : live, l = owner < live ? live : owner;
+        if ((rc = hd_customer_merge(c, d, s, l, reason, err))) return rc;
+        live = s;
+    }
+    *survivor = live;
+    return HD_OK;
+}

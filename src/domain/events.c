@@ -68,7 +68,8 @@ typedef struct ev_in {
     int status;
     int64_t id, result_customer;
     bool created_customer, duplicate;
-    hd_err err;
+    hd_err err;  /* this run's result */
+    hd_err verr; /* what validation found, before any transaction */
 } ev_in;
 
 static const char *const EVENT_FIELDS[] = {"type",       "customer", "touchpoint", "occurred_at",
@@ -149,9 +150,11 @@ static hd_rc validate(hd_domain *d, const json_t *in, ev_in *e, hd_err *err) {
     }
     if (e->is_order) {
         json_t *amt = json_object_get(props, "amount");
-        if (!json_is_integer(amt) || json_integer_value(amt) < 0)
+        if (!json_is_integer(amt) || json_integer_value(amt) < 0 ||
+            json_integer_value(amt) > HD_ORDER_AMOUNT_MAX)
             return hd_err_set(err, HD_EINVAL, "properties.amount",
-                              "is required: the order total in fen, an integer >= 0");
+                              "is required: the order total in fen, an integer from 0 to %lld",
+                              (long long)HD_ORDER_AMOUNT_MAX);
         e->amount = json_integer_value(amt);
         json_t *lines = json_object_get(props, "lines");
         if (lines && !json_is_null(lines)) {
@@ -170,13 +173,17 @@ static hd_rc validate(hd_domain *d, const json_t *in, ev_in *e, hd_err *err) {
                     snprintf(f, sizeof f, "properties.lines[%zu].sku", i);
                     return hd_err_set(err, HD_EINVAL, f, "is required");
                 }
-                if (qty && (!json_is_integer(qty) || json_integer_value(qty) <= 0)) {
+                if (qty && (!json_is_integer(qty) || json_integer_value(qty) <= 0 ||
+                            json_integer_value(qty) > 1000000)) {
                     snprintf(f, sizeof f, "properties.lines[%zu].qty", i);
-                    return hd_err_set(err, HD_EINVAL, f, "must be an integer > 0");
+                    return hd_err_set(err, HD_EINVAL, f, "must be an integer from 1 to 1000000");
                 }
-                if (!json_is_integer(la) || json_integer_value(la) < 0) {
+                if (!json_is_integer(la) || json_integer_value(la) < 0 ||
+                    json_integer_value(la) > HD_ORDER_AMOUNT_MAX) {
                     snprintf(f, sizeof f, "properties.lines[%zu].amount", i);
-                    return hd_err_set(err, HD_EINVAL, f, "is required: fen, an integer >= 0");
+                    return hd_err_set(err, HD_EINVAL, f,
+                                      "is required: fen, an integer from 0 to %lld",
+                                      (long long)HD_ORDER_AMOUNT_MAX);
                 }
                 if (cat && !json_is_string(cat)) {
                     snprintf(f, sizeof f, "properties.lines[%zu].category", i);
@@ -299,18 +306,13 @@ static hd_rc process(hd_conn *c, hd_domain *d, ev_in *e, hd_err *err) {
             return rc;
         }
     }
-    if (e->nids) {
-        int64_t named = 0;
-        if ((rc = hd_customer_resolve(c, d, e->ids, e->nids, cid ? NULL : e->customer_fields,
-                                      &named, &e->created_customer, err)))
+    if (e->nids && cid) {
+        /* the id names the person: unowned identities join them, owned ones merge */
+        if ((rc = hd_customer_attach(c, d, cid, e->ids, e->nids, &cid, err))) return rc;
+    } else if (e->nids) {
+        if ((rc = hd_customer_resolve(c, d, e->ids, e->nids, e->customer_fields, &cid,
+                                      &e->created_customer, err)))
             return rc;
-        if (cid && named != cid) {
-            /* the id and the identities name two people: they are one */
-            int64_t s = cid < named ? cid : named, l = cid < named ? named : cid;
-            if ((rc = hd_customer_merge(c, d, s, l, "an event named both", err))) return rc;
-            named = s;
-        }
-        cid = named;
     }
     e->id = hd_id_next(d->ids);
     e->result_customer = cid;
@@ -392,6 +394,7 @@ typedef struct batch_ctx {
     hd_domain *d;
     ev_in *evs;
     int n;
+    bool careful; /* events in savepoints: set after one failed */
 } batch_ctx;
 
 static hd_rc batch_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err *err) {
@@ -400,9 +403,11 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err
     int created = 0, dups = 0, failed = 0;
     for (int i = 0; i < bc->n; i++) {
         ev_in *e = &bc->evs[i];
+        e->err = e->verr; /* the callback may run more than once */
         json_t *r;
         if (e->err.rc == HD_OK) {
-            hd_rc rc = hd_exec(c, "SAVEPOINT ev", NULL, 0, NULL, err);
+            /* no savepoints until an event fails (see ledger_api.c batch_cb) */
+            hd_rc rc = bc->careful ? hd_exec(c, "SAVEPOINT ev", NULL, 0, NULL, err) : HD_OK;
             if (rc) {
                 json_decref(results);
                 return rc;
@@ -416,11 +421,17 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err
                 *err = ierr;
                 return rc;
             }
+            if (rc && !bc->careful) {
+                json_decref(results);
+                bc->careful = true;
+                return hd_err_set(err, HD_EBUSY, "",
+                                  "an event failed: run the batch with savepoints");
+            }
             if (rc) {
                 hd_exec(c, "ROLLBACK TO SAVEPOINT ev", NULL, 0, NULL, NULL);
                 e->err = ierr;
             }
-            hd_exec(c, "RELEASE SAVEPOINT ev", NULL, 0, NULL, NULL);
+            if (bc->careful) hd_exec(c, "RELEASE SAVEPOINT ev", NULL, 0, NULL, NULL);
         }
         if (e->err.rc == HD_OK) {
             r = result_json(e);
@@ -461,19 +472,19 @@ hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, i
     if (n > HD_BATCH_MAX)
         return hd_err_set(err, HD_ETOOBIG, "events", "at most %d events per batch, got %zu",
                           HD_BATCH_MAX, n);
-    batch_ctx bc = {d, calloc(n, sizeof(ev_in)), (int)n};
+    batch_ctx bc = {d, calloc(n, sizeof(ev_in)), (int)n, false};
     if (!bc.evs) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
     for (size_t i = 0; i < n; i++) {
-        hd_err_clear(&bc.evs[i].err);
         hd_err verr;
         hd_err_clear(&verr);
         if (validate(d, json_array_get(arr, i), &bc.evs[i], &verr)) {
             char f[32];
             snprintf(f, sizeof f, "events[%zu]", i);
             hd_err_prefix(&verr, f, ".");
-            bc.evs[i].err = verr;
         }
+        bc.evs[i].verr = verr; /* validate() cleared the struct: set it after */
     }
+
     hd_rc rc = hd_idem_write(d, im, batch_cb, &bc, status, out, replayed, err);
     free(bc.evs);
     return rc;

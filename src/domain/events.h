@@ -14,11 +14,12 @@
 
 #include "domain/domain.h"
 
-#define HD_EVENT_TYPE_MAX  64
-#define HD_EVENT_PROPS_MAX 16384 /* bytes of serialised properties */
-#define HD_EVENT_KEY_MAX   200
-#define HD_ORDER_LINES_MAX 500
-#define HD_BATCH_MAX       1000
+#define HD_EVENT_TYPE_MAX   64
+#define HD_EVENT_PROPS_MAX  16384 /* bytes of serialised properties */
+#define HD_EVENT_KEY_MAX    200
+#define HD_ORDER_LINES_MAX  500
+#define HD_BATCH_MAX        1000
+#define HD_ORDER_AMOUNT_MAX 1000000000000LL /* fen: 10 billion yuan in one order or line */
 
 /* One event: 201 {"id","customer_id","status":"created"} or 200 with
  * "status":"duplicate" for a replayed key. */

@@ -56,7 +56,7 @@ int64_t hd_program_expiry(const hd_program *p, int64_t at_ms) {
         int total = y * 12 + (m - 1) + p->expiry_months + 1; /* first day of the month after */
         return hd_days_from_civil(total / 12, total % 12 + 1, 1) * 86400000LL - 1;
     }
-    return 0;
+    return HD_NEVER;
 }
 
 /* ---- accounts ---- */
@@ -83,7 +83,23 @@ static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const c
         idbuf[n] = '\0';
         if (!hd_id_parse(idbuf, &cid))
             return hd_err_set(err, HD_EINVAL, field, "'%s' names no customer", name);
-        hd_rc rc = hd_ledger_account_in(c, d, cid, currency, &a->id, err);
+        /* the common case in one lookup: the member's live account exists (a
+         * merged customer's accounts are marked 'merged' and resolve below) */
+        hd_val p = hd_vtext(name);
+        hd_rows *r;
+        hd_rc rc = hd_query(c, "SELECT id FROM accounts WHERE name = ? AND kind = 'member'", &p, 1,
+                            &r, err);
+        if (rc) return rc;
+        int got = hd_rows_next(r, err);
+        if (got == 1) a->id = hd_rows_int(r, 0);
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
+        if (got == 1) {
+            snprintf(a->currency, sizeof a->currency, "%s", currency);
+            a->member = true;
+            return HD_OK;
+        }
+        rc = hd_ledger_account_in(c, d, cid, currency, &a->id, err);
         if (rc == HD_ENOTFOUND) return hd_err_set(err, HD_EINVAL, field, "no customer %s", idbuf);
         if (rc) return rc;
         snprintf(a->currency, sizeof a->currency, "%s", currency);
@@ -207,15 +223,14 @@ static hd_rc lot_add(hd_conn *c, hd_domain *d, int64_t account_id, int64_t trans
 
 /* Consumes up to amount from the account's lots, soonest expiry first. */
 static hd_rc lots_consume(hd_conn *c, int64_t account_id, int64_t transfer_id, int64_t amount,
-                          hd_err *err) {
+                          bool remember, hd_err *err) {
     enum { BATCH = 64 };
     while (amount > 0) {
         hd_val p = hd_vint(account_id);
         hd_rows *r;
         hd_rc rc = hd_query(c,
                             "SELECT id, remaining FROM lots WHERE account_id = ? AND remaining > 0 "
-                            "ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, "
-                            "id LIMIT 64",
+                            "ORDER BY expires_at, id LIMIT 64",
                             &p, 1, &r, err);
         if (rc) return rc;
         int64_t ids[BATCH], rem[BATCH];
@@ -234,11 +249,13 @@ static hd_rc lots_consume(hd_conn *c, int64_t account_id, int64_t transfer_id, i
             if ((rc = hd_exec(c, "UPDATE lots SET remaining = remaining - ? WHERE id = ?", u, 2,
                               NULL, err)))
                 return rc;
-            hd_val q[3] = {hd_vint(transfer_id), hd_vint(ids[i]), hd_vint(take)};
-            if ((rc = hd_exec(c,
-                              "INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)",
-                              q, 3, NULL, err)))
-                return rc;
+            if (remember) { /* a hold may be voided: remember which lots it used */
+                hd_val q[3] = {hd_vint(transfer_id), hd_vint(ids[i]), hd_vint(take)};
+                if ((rc = hd_exec(
+                         c, "INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)",
+                         q, 3, NULL, err)))
+                    return rc;
+            }
             amount -= take;
         }
     }
@@ -418,7 +435,7 @@ hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
         p, 11, NULL, err);
     if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "key", "transfer key raced");
     if (rc) return rc;
-    if (debit_lots && (rc = lots_consume(c, da.id, id, t->amount, err))) return rc;
+    if (debit_lots && (rc = lots_consume(c, da.id, id, t->amount, t->pending, err))) return rc;
     if (credit_lots && !t->pending) {
         /* debt is repaid first: only the growth of the positive part forms a lot */
         int64_t grow;

@@ -92,7 +92,9 @@ typedef struct hd_program {
     int64_t default_credit_limit;
 } hd_program;
 hd_rc hd_program_load_in(hd_conn *c, hd_program *p, hd_err *err);
-/* When a lot earned at `at` expires under p; 0 = never. */
+/* A lot that never expires stores this expiry, so lots sort by expiry in an index. */
+#define HD_NEVER INT64_MAX
+/* When a lot earned at `at` expires under p; HD_NEVER when it does not. */
 int64_t hd_program_expiry(const hd_program *p, int64_t at_ms);
 
 #endif

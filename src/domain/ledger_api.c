@@ -123,6 +123,7 @@ typedef struct batch_ctx {
     hd_err *errs;
     int n;
     bool linked;
+    bool careful; /* items in savepoints: set after an item failed once */
     json_t *results;
 } batch_ctx;
 
@@ -131,20 +132,31 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
     json_decref(bc->results);
     bc->results = json_array();
     int failed_at = -1;
+    /* the callback may run more than once: start from what validation found */
+    memcpy(bc->errs, bc->errs + bc->n, sizeof(hd_err) * (size_t)bc->n);
     for (int i = 0; i < bc->n; i++) {
         hd_err *ie = &bc->errs[i];
         json_t *r = json_object();
         json_object_set_new(r, "index", json_integer(i));
         json_array_append_new(bc->results, r);
         if (ie->rc) continue; /* failed validation before the transaction */
+        /* Savepoints cost SQLite a sub-journal write per page touched, so a
+         * batch first runs without them; an item that fails makes the whole
+         * batch run again, carefully, each item in its own savepoint. */
+        bool sp = !bc->linked && bc->careful;
         hd_rc rc = HD_OK;
-        if (!bc->linked) rc = hd_exec(c, "SAVEPOINT tr", NULL, 0, NULL, err);
+        if (sp) rc = hd_exec(c, "SAVEPOINT tr", NULL, 0, NULL, err);
         if (rc) return rc;
         hd_transfer_res res;
         rc = hd_ledger_transfer_in(c, bc->d, &bc->reqs[i], &res, ie);
         if (rc == HD_EBUSY || rc == HD_ESTORE) {
             *err = *ie;
             return rc;
+        }
+        if (rc && !bc->linked && !bc->careful) {
+            bc->careful = true;
+            hd_err_clear(ie);
+            return hd_err_set(err, HD_EBUSY, "", "an item failed: run the batch with savepoints");
         }
         if (rc) {
             if (bc->linked) {
@@ -158,7 +170,7 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
             json_object_set_new(r, "status", json_integer(res.replayed ? 200 : 201));
             json_object_set_new(r, "transfer", t);
         }
-        if (!bc->linked) hd_exec(c, "RELEASE SAVEPOINT tr", NULL, 0, NULL, NULL);
+        if (sp) hd_exec(c, "RELEASE SAVEPOINT tr", NULL, 0, NULL, NULL);
     }
     if (bc->linked) {
         bool any = failed_at >= 0;
@@ -210,11 +222,13 @@ hd_rc hd_ledger_transfer_batch(hd_domain *d, const json_t *in, int *status, json
     if (linked && !json_is_boolean(linked))
         return hd_err_set(err, HD_EINVAL, "linked", "must be true or false");
     int n = (int)json_array_size(arr);
+    /* errs[0..n) are this run's results, errs[n..2n) what validation found */
     batch_ctx bc = {d,
                     calloc((size_t)n, sizeof(hd_transfer_req)),
-                    calloc((size_t)n, sizeof(hd_err)),
+                    calloc((size_t)n * 2, sizeof(hd_err)),
                     n,
                     json_is_true(linked),
+                    false,
                     NULL};
     if (!bc.reqs || !bc.errs) {
         free(bc.reqs);
@@ -222,10 +236,10 @@ hd_rc hd_ledger_transfer_batch(hd_domain *d, const json_t *in, int *status, json
         return hd_err_set(err, HD_ENOMEM, "", "out of memory");
     }
     for (int i = 0; i < n; i++) {
-        if (parse_req(json_array_get(arr, (size_t)i), &bc.reqs[i], &bc.errs[i])) {
+        if (parse_req(json_array_get(arr, (size_t)i), &bc.reqs[i], &bc.errs[n + i])) {
             char pre[32];
             snprintf(pre, sizeof pre, "transfers[%d]", i);
-            hd_err_prefix(&bc.errs[i], pre, ".");
+            hd_err_prefix(&bc.errs[n + i], pre, ".");
         }
     }
     rc = hd_store_write(d->store, batch_cb, &bc, err);
@@ -352,8 +366,7 @@ static hd_rc points_cb(hd_conn *c, void *vctx, hd_err *err) {
         hd_rows *r;
         if ((rc = hd_query(c,
                            "SELECT amount, remaining, expires_at, created_at FROM lots WHERE "
-                           "account_id = ? AND remaining > 0 ORDER BY CASE WHEN expires_at IS NULL "
-                           "THEN 1 ELSE 0 END, expires_at, id LIMIT 200",
+                           "account_id = ? AND remaining > 0 ORDER BY expires_at, id LIMIT 200",
                            &p, 1, &r, err)))
             return rc;
         int got;
@@ -361,7 +374,7 @@ static hd_rc points_cb(hd_conn *c, void *vctx, hd_err *err) {
             json_t *l = json_object();
             json_object_set_new(l, "amount", json_integer(hd_rows_int(r, 0)));
             json_object_set_new(l, "remaining", json_integer(hd_rows_int(r, 1)));
-            bool exp = !hd_rows_isnull(r, 2);
+            bool exp = hd_rows_int(r, 2) != HD_NEVER;
             hd_json_set_time(l, "expires_at", hd_rows_int(r, 2), exp);
             hd_json_set_time(l, "earned_at", hd_rows_int(r, 3), true);
             if (exp && hd_rows_int(r, 2) <= now + 30LL * 86400000) soon += hd_rows_int(r, 1);
@@ -606,8 +619,8 @@ static hd_rc timeout_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_val p = hd_vint(jc->now);
     hd_rows *r;
     hd_rc rc = hd_query(c,
-                        "SELECT id FROM transfers WHERE status = 'pending' AND timeout_at IS NOT "
-                        "NULL AND timeout_at <= ? ORDER BY timeout_at LIMIT 200",
+                        "SELECT id FROM transfers WHERE status = 'pending' AND timeout_at <= ? "
+                        "ORDER BY timeout_at LIMIT 200",
                         &p, 1, &r, err);
     if (rc) return rc;
     int64_t ids[JOB_BATCH];
@@ -630,7 +643,7 @@ static hd_rc expiry_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_rows *r;
     hd_rc rc = hd_query(c,
                         "SELECT l.id, a.id, a.name FROM lots l JOIN accounts a ON a.id = "
-                        "l.account_id WHERE l.expires_at IS NOT NULL AND l.expires_at <= ? AND "
+                        "l.account_id WHERE l.expires_at <= ? AND "
                         "l.remaining > 0 ORDER BY l.expires_at LIMIT 200",
                         &p, 1, &r, err);
     if (rc) return rc;
@@ -706,6 +719,10 @@ hd_rc hd_ledger_on_merge(hd_conn *c, hd_domain *d, int64_t survivor, int64_t los
         hd_val lp[2] = {hd_vint(sacc), hd_vint(lacc)};
         if (k == 0 && (rc = hd_exec(c, "UPDATE lots SET account_id = ? WHERE account_id = ?", lp, 2,
                                     NULL, err)))
+            return rc;
+        /* the loser's account stays for the books; names resolve to the survivor */
+        if ((rc = hd_exec(c, "UPDATE accounts SET kind = 'merged' WHERE id = ?", &lp[1], 1, NULL,
+                          err)))
             return rc;
         if (bal == 0) continue;
         char key[80], lname[64], sname[64], ref[64];

@@ -66,6 +66,24 @@ char *hd__migration_for(const char *sql, hd_store_kind kind) {
         p += len;
     }
     out[o] = '\0';
+    if (kind == HD_STORE_SQLITE) {
+        /* In SQLite only INTEGER PRIMARY KEY is the rowid itself (64-bit, like
+         * BIGINT); any other spelling adds a second B-tree to every insert. */
+        static const char from[] = "BIGINT PRIMARY KEY", to[] = "INTEGER PRIMARY KEY";
+        char *at = out;
+        while ((at = strstr(at, from))) {
+            /* to is one byte longer than from: rebuild the string */
+            size_t head = (size_t)(at - out), tail = strlen(at + sizeof from - 1);
+            char *grown = malloc(head + sizeof to - 1 + tail + 1);
+            if (!grown) break;
+            memcpy(grown, out, head);
+            memcpy(grown + head, to, sizeof to - 1);
+            memcpy(grown + head + sizeof to - 1, at + sizeof from - 1, tail + 1);
+            free(out);
+            out = grown;
+            at = out + head + sizeof to - 1;
+        }
+    }
     return out;
 }
 

@@ -29,7 +29,7 @@ static hd_conn *conn_open(hd_store *st, const char *path, bool writer, hd_err *e
     }
     c->kind = HD_STORE_SQLITE;
     c->st = st;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
     int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
     if (rc != SQLITE_OK) {
         hd_err_set(err, HD_ESTORE, "db", "cannot open SQLite database '%s': %s", path,
@@ -40,10 +40,10 @@ static hd_conn *conn_open(hd_store *st, const char *path, bool writer, hd_err *e
     }
     sqlite3_busy_timeout(c->db, 10000);
     const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; "
-                                   "PRAGMA temp_store=MEMORY;"
+                                   "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+                                   ""
                                  : "PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; "
-                                   "PRAGMA temp_store=MEMORY;";
+                                   "";
     char *msg = NULL;
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         hd_err_set(err, HD_ESTORE, "db", "cannot set up SQLite database '%s': %s", path,
@@ -131,9 +131,63 @@ static int exec_simple(sqlite3 *db, const char *sql) {
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* One pass over a batch. Fast: no savepoints (they cost SQLite a
+ * sub-journal write of every page a job touches); any failing job aborts
+ * the pass. Careful: each job in its own savepoint, a job answering
+ * HD_EBUSY ("run me again") is re-run, a failing job rolls back alone. */
+static int run_pass(hd_store *st, write_job *batch, bool careful, bool *job_failed) {
+    sqlite3 *db = st->writer->db;
+    int rc = exec_simple(db, "BEGIN IMMEDIATE");
+    *job_failed = false;
+    for (write_job *j = batch; j && rc == SQLITE_OK; j = j->next) {
+        if (!careful) {
+            hd_err_clear(j->err);
+            j->rc = j->fn(st->writer, j->ctx, j->err);
+            if (j->rc != HD_OK) {
+                *job_failed = true;
+                exec_simple(db, "ROLLBACK");
+                return SQLITE_OK;
+            }
+            continue;
+        }
+        for (int attempt = 0; attempt < 5; attempt++) {
+            if ((rc = exec_simple(db, "SAVEPOINT job")) != SQLITE_OK) break;
+            hd_err_clear(j->err);
+            j->rc = j->fn(st->writer, j->ctx, j->err);
+            if (j->rc != HD_OK) exec_simple(db, "ROLLBACK TO job");
+            exec_simple(db, "RELEASE job");
+            if (j->rc != HD_EBUSY) break;
+        }
+    }
+    return rc;
+}
+
+/* Runs a batch in one transaction: a fast pass, and when a job failed, a
+ * careful pass from the start (callbacks may run more than once). */
+static int run_batch(hd_store *st, write_job *batch, bool fail_commit, hd_err *berr) {
+    sqlite3 *db = st->writer->db;
+    bool failed;
+    int rc = run_pass(st, batch, false, &failed);
+    if (rc == SQLITE_OK && failed) rc = run_pass(st, batch, true, &failed);
+    if (rc != SQLITE_OK) {
+        sq_err(berr, db, rc, "begin");
+        exec_simple(db, "ROLLBACK");
+        return rc;
+    }
+    if (fail_commit) {
+        exec_simple(db, "ROLLBACK");
+        hd_err_set(berr, HD_ESTORE, "", "commit failed (injected fault)");
+        return SQLITE_IOERR;
+    }
+    if ((rc = exec_simple(db, "COMMIT")) != SQLITE_OK) {
+        sq_err(berr, db, rc, "commit");
+        exec_simple(db, "ROLLBACK");
+    }
+    return rc;
+}
+
 static void *writer_main(void *arg) {
     hd_store *st = arg;
-    sqlite3 *db = st->writer->db;
     for (;;) {
         pthread_mutex_lock(&st->mu);
         while (!st->head && !st->stopping) pthread_cond_wait(&st->cv_work, &st->mu);
@@ -157,28 +211,7 @@ static void *writer_main(void *arg) {
 
         hd_err berr;
         hd_err_clear(&berr);
-        int rc = exec_simple(db, "BEGIN IMMEDIATE");
-        if (rc != SQLITE_OK) sq_err(&berr, db, rc, "begin");
-        for (write_job *j = batch; j && rc == SQLITE_OK; j = j->next) {
-            if (exec_simple(db, "SAVEPOINT job") != SQLITE_OK) {
-                j->rc = sq_err(j->err, db, rc, "savepoint");
-                continue;
-            }
-            hd_err_clear(j->err);
-            j->rc = j->fn(st->writer, j->ctx, j->err);
-            if (j->rc != HD_OK) exec_simple(db, "ROLLBACK TO job");
-            exec_simple(db, "RELEASE job");
-        }
-        if (rc == SQLITE_OK) {
-            if (fail_commit) {
-                exec_simple(db, "ROLLBACK");
-                hd_err_set(&berr, HD_ESTORE, "", "commit failed (injected fault)");
-                rc = SQLITE_IOERR;
-            } else if ((rc = exec_simple(db, "COMMIT")) != SQLITE_OK) {
-                sq_err(&berr, db, rc, "commit");
-                exec_simple(db, "ROLLBACK");
-            }
-        }
+        int rc = run_batch(st, batch, fail_commit, &berr);
         pthread_mutex_lock(&st->mu);
         st->batches++;
         st->jobs += n;

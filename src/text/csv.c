@@ -86,6 +86,17 @@ static bool put(hd_csv *c, char ch) {
     return true;
 }
 
+/* Stores one byte of the field that started at fstart. Past HD_CSV_FIELD_MAX
+ * bytes it stores nothing and sets *toolong, so a huge field costs no memory
+ * while the reader still finds where it ends. */
+static bool putf(hd_csv *c, size_t fstart, char ch, bool *toolong) {
+    if (c->dlen - fstart >= HD_CSV_FIELD_MAX) {
+        *toolong = true;
+        return true;
+    }
+    return put(c, ch);
+}
+
 /* Heuristic: mostly pairs of a lead byte 0x81-0xFE and a trail 0x40-0xFE. */
 static bool looks_gbk(const char *s, size_t n) {
     size_t pairs = 0, bad = 0;
@@ -117,21 +128,20 @@ int hd_csv_next(hd_csv *c, hd_err *err) {
     c->nf = 0;
     if (c->first) {
         c->first = false;
-        if (peekb(c) == 0xEF) {
-            unsigned char bom[3];
-            int i = 0;
-            for (; i < 3; i++) bom[i] = (unsigned char)getb(c);
-            if (!(bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF)) {
-                /* not a BOM: put the bytes back */
-                c->rpos -= 3;
-                c->offset -= 3;
-            }
+        /* The first read fills the buffer with min(RDBUF, file size) bytes, so
+         * a BOM, when there is one, is whole in it. Looking at the buffer
+         * rather than reading and putting back keeps a file shorter than
+         * three bytes ("\xEF") from rewinding past its start. */
+        if (peekb(c) == 0xEF && c->rlen - c->rpos >= 3 &&
+            memcmp(c->rd + c->rpos, "\xEF\xBB\xBF", 3) == 0) {
+            c->rpos += 3;
+            c->offset += 3;
         }
     }
     int b = peekb(c);
     if (b < 0) return 0;
     c->rec_line = c->line;
-    bool inq = false, was_quoted = false;
+    bool inq = false, was_quoted = false, toolong = false;
     size_t fstart = 0;
     for (;;) {
         b = getb(c);
@@ -144,14 +154,14 @@ int hd_csv_next(hd_csv *c, hd_err *err) {
             if (b == '"') {
                 if (peekb(c) == '"') {
                     getb(c);
-                    if (!put(c, '"')) goto oom;
+                    if (!putf(c, fstart, '"', &toolong)) goto oom;
                 } else {
                     inq = false;
                 }
                 continue;
             }
             if (b == '\n') c->line++;
-            if (!put(c, (char)b)) goto oom;
+            if (!putf(c, fstart, (char)b, &toolong)) goto oom;
             continue;
         }
         if (b == '"' && c->dlen == fstart && !was_quoted) {
@@ -175,7 +185,7 @@ int hd_csv_next(hd_csv *c, hd_err *err) {
             }
             size_t flen = c->dlen - fstart;
             if (!put(c, '\0')) goto oom;
-            if (flen > HD_CSV_FIELD_MAX) {
+            if (toolong) {
                 hd_err_set(err, HD_ETOOBIG, "", "line %lld: field %d is longer than %d bytes",
                            (long long)c->rec_line, c->nf + 1, HD_CSV_FIELD_MAX);
                 if (b != '\n' && b >= 0)
@@ -189,6 +199,7 @@ int hd_csv_next(hd_csv *c, hd_err *err) {
             c->nf++;
             fstart = c->dlen;
             was_quoted = false;
+            toolong = false;
             if (b < 0 || b == '\n') {
                 if (b == '\n') c->line++;
                 break;
@@ -201,10 +212,20 @@ int hd_csv_next(hd_csv *c, hd_err *err) {
             skip_line(c);
             return -1;
         }
-        if (!put(c, (char)b)) goto oom;
+        if (!putf(c, fstart, (char)b, &toolong)) goto oom;
     }
     for (int i = 0; i < c->nf; i++) {
         const char *f = c->data + c->starts[i];
+        /* NUL is valid UTF-8, but every caller takes fields as C strings and
+         * would silently cut them short; a NUL in text is nearly always a
+         * UTF-16 file (Excel's "Unicode text"), so name that. */
+        if (memchr(f, '\0', c->lens[i])) {
+            hd_err_set(err, HD_EINVAL, "",
+                       "line %lld: field %d holds a NUL byte; if the file is UTF-16, save it as "
+                       "UTF-8 and try again",
+                       (long long)c->rec_line, i + 1);
+            return -1;
+        }
         if (!hd_utf8_valid(f, c->lens[i])) {
             if (looks_gbk(f, c->lens[i]))
                 hd_err_set(err, HD_EINVAL, "",
