@@ -68,7 +68,8 @@ struct hd_domain {
         void *arg;
     } jobs[HD_HOOKS_MAX];
     int njobs;
-    void *rules; /* compiled rules cache (rules.c) */
+    void *rules;  /* compiled rules cache (rules.c) */
+    void *ledger; /* programme cache (ledger.c) */
 };
 
 /* Sets up d over a store, a clock and an id generator (all borrowed) and

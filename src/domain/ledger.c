@@ -7,6 +7,7 @@
  * transfers between the same pair in opposite directions cannot deadlock. */
 #include "domain/ledger.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 typedef struct account {
     int64_t id;
+    char name[64]; /* canonical: the survivor's for a merged customer */
     char currency[16];
     bool member;
     int64_t customer_id;
@@ -59,10 +61,110 @@ int64_t hd_program_expiry(const hd_program *p, int64_t at_ms) {
     return HD_NEVER;
 }
 
+/* ---- module state: a programme cache ----
+ * Every credit to a member needs the expiry policy; on PostgreSQL reading it
+ * is a round trip. A node caches it for up to a second; a change made
+ * through this node is seen at once (hd_program_patch drops the cache), one
+ * made through another node within a second. */
+#define ACCOUNT_CACHE 4096 /* names -> accounts; a slot per hash, last writer wins */
+
+typedef struct ledger_state {
+    pthread_mutex_t mu;
+    bool valid;
+    int64_t loaded_ms;
+    hd_program prog;
+    /* Account ids never change, so a node remembers them; the one thing that
+     * changes is a member's account being closed by a merge, which the move
+     * statement checks (kind <> 'merged') before it trusts a cached id. */
+    struct {
+        char name[64];
+        account a;
+    } accounts[ACCOUNT_CACHE];
+} ledger_state;
+
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % ACCOUNT_CACHE;
+}
+
+static bool cache_get(hd_domain *d, const char *name, account *a) {
+    ledger_state *ls = d->ledger;
+    if (!ls || strlen(name) >= sizeof ls->accounts[0].name) return false;
+    uint32_t h = name_hash(name);
+    pthread_mutex_lock(&ls->mu);
+    bool hit = strcmp(ls->accounts[h].name, name) == 0;
+    if (hit) *a = ls->accounts[h].a;
+    pthread_mutex_unlock(&ls->mu);
+    return hit;
+}
+
+static void cache_put(hd_domain *d, const char *name, const account *a) {
+    ledger_state *ls = d->ledger;
+    if (!ls || strlen(name) >= sizeof ls->accounts[0].name) return;
+    uint32_t h = name_hash(name);
+    pthread_mutex_lock(&ls->mu);
+    snprintf(ls->accounts[h].name, sizeof ls->accounts[h].name, "%s", name);
+    ls->accounts[h].a = *a;
+    pthread_mutex_unlock(&ls->mu);
+}
+
+static void cache_drop(hd_domain *d, const char *name) {
+    ledger_state *ls = d->ledger;
+    if (!ls) return;
+    uint32_t h = name_hash(name);
+    pthread_mutex_lock(&ls->mu);
+    if (strcmp(ls->accounts[h].name, name) == 0) ls->accounts[h].name[0] = '\0';
+    pthread_mutex_unlock(&ls->mu);
+}
+
+hd_rc hd_ledger_init(hd_domain *d, hd_err *err) {
+    ledger_state *ls = calloc(1, sizeof *ls);
+    if (!ls) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    pthread_mutex_init(&ls->mu, NULL);
+    d->ledger = ls;
+    return HD_OK;
+}
+
+void hd_ledger_free(hd_domain *d) {
+    ledger_state *ls = d->ledger;
+    if (!ls) return;
+    pthread_mutex_destroy(&ls->mu);
+    free(ls);
+    d->ledger = NULL;
+}
+
+void hd_program_forget(hd_domain *d) {
+    ledger_state *ls = d->ledger;
+    if (!ls) return;
+    pthread_mutex_lock(&ls->mu);
+    ls->valid = false;
+    pthread_mutex_unlock(&ls->mu);
+}
+
+hd_rc hd_program_cached_in(hd_conn *c, hd_domain *d, hd_program *p, hd_err *err) {
+    ledger_state *ls = d->ledger;
+    if (!ls) return hd_program_load_in(c, p, err);
+    int64_t now = hd_mono_ms();
+    pthread_mutex_lock(&ls->mu);
+    bool fresh = ls->valid && now - ls->loaded_ms < 1000;
+    if (fresh) *p = ls->prog;
+    pthread_mutex_unlock(&ls->mu);
+    if (fresh) return HD_OK;
+    hd_rc rc = hd_program_load_in(c, p, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&ls->mu);
+    ls->prog = *p;
+    ls->valid = true;
+    ls->loaded_ms = now;
+    pthread_mutex_unlock(&ls->mu);
+    return HD_OK;
+}
+
 /* ---- accounts ---- */
 
-static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const char *field,
-                             account *a, hd_err *err) {
+static hd_rc account_lookup(hd_conn *c, hd_domain *d, const char *name, const char *field,
+                            account *a, hd_err *err) {
     if (!name || !*name) return hd_err_set(err, HD_EINVAL, field, "is required: an account name");
     if (strncmp(name, "customer:", 9) == 0) {
         char idbuf[24];
@@ -95,6 +197,7 @@ static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const c
         hd_rows_free(r);
         if (got < 0) return err->rc;
         if (got == 1) {
+            snprintf(a->name, sizeof a->name, "%s", name);
             snprintf(a->currency, sizeof a->currency, "%s", currency);
             a->member = true;
             return HD_OK;
@@ -102,6 +205,13 @@ static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const c
         rc = hd_ledger_account_in(c, d, cid, currency, &a->id, err);
         if (rc == HD_ENOTFOUND) return hd_err_set(err, HD_EINVAL, field, "no customer %s", idbuf);
         if (rc) return rc;
+        hd_val q = hd_vint(a->id);
+        hd_rows *nr;
+        if ((rc = hd_query(c, "SELECT name FROM accounts WHERE id = ?", &q, 1, &nr, err)))
+            return rc;
+        if (hd_rows_next(nr, err) == 1)
+            snprintf(a->name, sizeof a->name, "%s", hd_rows_text(nr, 0, NULL));
+        hd_rows_free(nr);
         snprintf(a->currency, sizeof a->currency, "%s", currency);
         a->member = true;
         return HD_OK;
@@ -114,6 +224,7 @@ static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const c
     int got = hd_rows_next(r, err);
     if (got == 1) {
         a->id = hd_rows_int(r, 0);
+        snprintf(a->name, sizeof a->name, "%s", name);
         snprintf(a->currency, sizeof a->currency, "%s", hd_rows_text(r, 1, NULL));
         a->member = strcmp(hd_rows_text(r, 2, NULL), "member") == 0;
         a->customer_id = hd_rows_int(r, 3);
@@ -126,6 +237,16 @@ static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const c
                           "system:issuance|redemption|expiry|adjustment|growth",
                           name);
     return HD_OK;
+}
+
+/* Resolves an account name, through this node's cache unless fresh. */
+static hd_rc account_by_name(hd_conn *c, hd_domain *d, const char *name, const char *field,
+                             account *a, bool fresh, hd_err *err) {
+    if (!fresh && name && cache_get(d, name, a)) return HD_OK;
+    hd_rc rc = account_lookup(c, d, name, field, a, err);
+    /* a merged customer's name resolves to the survivor: never cache that */
+    if (!rc && strcmp(a->name, name) == 0) cache_put(d, name, a);
+    return rc;
 }
 
 hd_rc hd_ledger_account_in(hd_conn *c, hd_domain *d, int64_t customer_id, const char *currency,
@@ -205,7 +326,7 @@ static hd_rc lot_add(hd_conn *c, hd_domain *d, int64_t account_id, int64_t trans
                      int64_t amount, hd_err *err) {
     if (amount <= 0) return HD_OK;
     hd_program prog;
-    hd_rc rc = hd_program_load_in(c, &prog, err);
+    hd_rc rc = hd_program_cached_in(c, d, &prog, err);
     if (rc) return rc;
     int64_t now = hd_now(d), exp = hd_program_expiry(&prog, now);
     hd_val p[7] = {hd_vint(hd_id_next(d->ids)),
@@ -221,10 +342,33 @@ static hd_rc lot_add(hd_conn *c, hd_domain *d, int64_t account_id, int64_t trans
                    p, 7, NULL, err);
 }
 
+/* The common case in one statement: the first open lot covers the whole
+ * amount. */
+static const char SQL_TAKE_FIRST[] =
+    "UPDATE lots SET remaining = remaining - ?1 WHERE id = (SELECT id FROM lots WHERE "
+    "account_id = ?2 AND remaining > 0 ORDER BY expires_at, id LIMIT 1) AND remaining >= ?1 "
+    "RETURNING id";
+
 /* Consumes up to amount from the account's lots, soonest expiry first. */
 static hd_rc lots_consume(hd_conn *c, int64_t account_id, int64_t transfer_id, int64_t amount,
                           bool remember, hd_err *err) {
     enum { BATCH = 64 };
+    {
+        hd_val f[2] = {hd_vint(amount), hd_vint(account_id)};
+        hd_rows *fr;
+        hd_rc frc = hd_query(c, SQL_TAKE_FIRST, f, 2, &fr, err);
+        if (frc) return frc;
+        int fgot = hd_rows_next(fr, err);
+        int64_t lot = fgot == 1 ? hd_rows_int(fr, 0) : 0;
+        hd_rows_free(fr);
+        if (fgot < 0) return err->rc;
+        if (lot) {
+            if (!remember) return HD_OK;
+            hd_val q[3] = {hd_vint(transfer_id), hd_vint(lot), hd_vint(amount)};
+            return hd_exec(c, "INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)",
+                           q, 3, NULL, err);
+        }
+    }
     while (amount > 0) {
         hd_val p = hd_vint(account_id);
         hd_rows *r;
@@ -314,45 +458,24 @@ static bool code_ok(const char *s) {
     return true;
 }
 
-static hd_rc debit_update(hd_conn *c, const account *a, int64_t amount, bool pending, bool force,
-                          hd_err *err) {
-    int64_t n = 0;
-    hd_val p[3] = {hd_vint(amount), hd_vint(a->id), hd_vint(amount)};
-    hd_rc rc;
-    if (!a->member || force)
-        rc =
-            hd_exec(c,
-                    pending ? "UPDATE accounts SET debits_pending = debits_pending + ? WHERE id = ?"
-                            : "UPDATE accounts SET debits_posted = debits_posted + ? WHERE id = ?",
-                    p, 2, &n, err);
-    else
-        rc = hd_exec(
-            c,
-            pending ? "UPDATE accounts SET debits_pending = debits_pending + ? WHERE id = ? "
-                      "AND credits_posted + credit_limit - debits_posted - debits_pending >= ?"
-                    : "UPDATE accounts SET debits_posted = debits_posted + ? WHERE id = ? "
-                      "AND credits_posted + credit_limit - debits_posted - debits_pending >= ?",
-            p, 3, &n, err);
-    if (rc) return rc;
-    if (n == 0) {
-        int64_t avail = 0;
-        hd_ledger_balance_in(c, a->id, NULL, &avail, NULL);
-        return hd_err_set(err, HD_ESTATE, "amount",
-                          "insufficient points: %lld available, %lld needed", (long long)avail,
-                          (long long)amount);
-    }
-    return HD_OK;
-}
+/* Both sides of a transfer in one statement: the debit row only when it can
+ * pay (members: available >= amount; system accounts and forced reversals
+ * always), the credit row always. RETURNING says which rows changed and the
+ * credit side's new credits - debits - pending, which the lots need. */
+static const char SQL_MOVE[] =
+    "UPDATE accounts SET "
+    "debits_posted = debits_posted + CASE WHEN id = ?1 AND ?4 = 0 THEN ?3 ELSE 0 END, "
+    "debits_pending = debits_pending + CASE WHEN id = ?1 AND ?4 = 1 THEN ?3 ELSE 0 END, "
+    "credits_posted = credits_posted + CASE WHEN id = ?2 AND ?4 = 0 THEN ?3 ELSE 0 END, "
+    "credits_pending = credits_pending + CASE WHEN id = ?2 AND ?4 = 1 THEN ?3 ELSE 0 END "
+    "WHERE kind <> 'merged' AND ((id = ?1 AND (?5 = 1 OR kind <> 'member' OR "
+    "credits_posted + credit_limit - debits_posted - debits_pending >= ?3)) OR id = ?2) "
+    "RETURNING id, credits_posted - debits_posted - debits_pending";
 
-static hd_rc credit_update(hd_conn *c, const account *a, int64_t amount, bool pending,
-                           hd_err *err) {
-    hd_val p[2] = {hd_vint(amount), hd_vint(a->id)};
-    return hd_exec(c,
-                   pending
-                       ? "UPDATE accounts SET credits_pending = credits_pending + ? WHERE id = ?"
-                       : "UPDATE accounts SET credits_posted = credits_posted + ? WHERE id = ?",
-                   p, 2, NULL, err);
-}
+/* Exact undo of the credit side when the debit side could not pay. */
+static const char SQL_UNCREDIT[] =
+    "UPDATE accounts SET credits_posted = credits_posted - CASE WHEN ?3 = 0 THEN ?2 ELSE 0 END, "
+    "credits_pending = credits_pending - CASE WHEN ?3 = 1 THEN ?2 ELSE 0 END WHERE id = ?1";
 
 hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
                             hd_transfer_res *res, hd_err *err) {
@@ -373,50 +496,25 @@ hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
         return hd_err_set(err, HD_EINVAL, "reference", "is longer than 200 bytes");
     if (t->timeout_s < 0 || (!t->pending && t->timeout_s))
         return hd_err_set(err, HD_EINVAL, "timeout_s", "is for pending transfers and must be >= 0");
+    bool fresh = false;
+again:;
     account da = {0}, ca = {0};
-    hd_rc rc = account_by_name(c, d, t->debit, "debit", &da, err);
-    if (!rc) rc = account_by_name(c, d, t->credit, "credit", &ca, err);
+    hd_rc rc = account_by_name(c, d, t->debit, "debit", &da, fresh, err);
+    if (!rc) rc = account_by_name(c, d, t->credit, "credit", &ca, fresh, err);
     if (rc) return rc;
+    if (da.id == ca.id) return hd_err_set(err, HD_EINVAL, "credit", "must differ from debit");
+    if (strcmp(da.currency, ca.currency) != 0)
+        return hd_err_set(err, HD_EINVAL, "credit", "is in %s but debit is in %s", ca.currency,
+                          da.currency);
     char hash[65];
     char dn[32], cn[32];
     snprintf(dn, sizeof dn, "%lld", (long long)da.id);
     snprintf(cn, sizeof cn, "%lld", (long long)ca.id);
     request_hash(t, dn, cn, hash);
-    {
-        hd_val p = hd_vtext(t->key);
-        hd_rows *r;
-        if ((rc = hd_query(c, "SELECT id, request_hash FROM transfers WHERE tkey = ?", &p, 1, &r,
-                           err)))
-            return rc;
-        int got = hd_rows_next(r, err);
-        if (got == 1) {
-            res->id = hd_rows_int(r, 0);
-            bool same = strcmp(hd_rows_text(r, 1, NULL), hash) == 0;
-            hd_rows_free(r);
-            if (!same)
-                return hd_err_set(err, HD_ECONFLICT, "key",
-                                  "transfer key %s was used for a different transfer", t->key);
-            res->replayed = true;
-            return HD_OK;
-        }
-        hd_rows_free(r);
-        if (got < 0) return err->rc;
-    }
-    if (da.id == ca.id) return hd_err_set(err, HD_EINVAL, "credit", "must differ from debit");
-    if (strcmp(da.currency, ca.currency) != 0)
-        return hd_err_set(err, HD_EINVAL, "credit", "is in %s but debit is in %s", ca.currency,
-                          da.currency);
-    bool credit_lots = ca.member && strcmp(ca.currency, "points") == 0;
-    bool debit_lots = da.member && strcmp(da.currency, "points") == 0 && !t->lots_taken;
-    /* touch accounts in id order: no deadlock between opposite transfers */
-    if (da.id < ca.id) {
-        if ((rc = debit_update(c, &da, t->amount, t->pending, t->force, err))) return rc;
-        if ((rc = credit_update(c, &ca, t->amount, t->pending, err))) return rc;
-    } else {
-        if ((rc = credit_update(c, &ca, t->amount, t->pending, err))) return rc;
-        if ((rc = debit_update(c, &da, t->amount, t->pending, t->force, err))) return rc;
-    }
-    int64_t id = hd_id_next(d->ids), now = hd_now(d);
+
+    /* 1. claim the key: a replay or a reuse is found before anything moves */
+    int64_t id = hd_id_next(d->ids), now = hd_now(d), n = 0;
+    int64_t timeout_at = t->pending && t->timeout_s ? now + t->timeout_s * 1000 : 0;
     hd_val p[11] = {hd_vint(id),
                     hd_vtext(t->key),
                     hd_vtext(hash),
@@ -426,23 +524,117 @@ hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
                     hd_vtext(t->code),
                     hd_vtext(t->reference ? t->reference : ""),
                     hd_vtext(t->pending ? "pending" : "posted"),
-                    t->pending && t->timeout_s ? hd_vint(now + t->timeout_s * 1000) : hd_vnull(),
+                    timeout_at ? hd_vint(timeout_at) : hd_vnull(),
                     hd_vint(now)};
-    rc = hd_exec(
-        c,
-        "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, code, "
-        "reference, status, timeout_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        p, 11, NULL, err);
-    if (rc == HD_ECONFLICT) return hd_err_set(err, HD_EBUSY, "key", "transfer key raced");
+    rc =
+        hd_exec(c,
+                "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, code, "
+                "reference, status, timeout_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?) ON CONFLICT (tkey) DO NOTHING",
+                p, 11, &n, err);
     if (rc) return rc;
+    if (n == 0) {
+        hd_val k = hd_vtext(t->key);
+        hd_rows *r;
+        if ((rc = hd_query(c, "SELECT id, request_hash FROM transfers WHERE tkey = ?", &k, 1, &r,
+                           err)))
+            return rc;
+        int got = hd_rows_next(r, err);
+        bool same = got == 1 && strcmp(hd_rows_text(r, 1, NULL), hash) == 0;
+        if (got == 1) res->id = hd_rows_int(r, 0);
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
+        if (got == 0) return hd_err_set(err, HD_EBUSY, "key", "transfer key raced");
+        if (!same)
+            return hd_err_set(err, HD_ECONFLICT, "key",
+                              "transfer key %s was used for a different transfer", t->key);
+        res->replayed = true;
+        return HD_OK;
+    }
+
+    /* 2. move: both accounts in one statement */
+    hd_val m[5] = {hd_vint(da.id), hd_vint(ca.id), hd_vint(t->amount), hd_vbool(t->pending),
+                   hd_vbool(t->force || t->lots_taken)};
+    hd_rows *r;
+    if ((rc = hd_query(c, SQL_MOVE, m, 5, &r, err))) return rc;
+    bool debited = false, credited = false;
+    int64_t credit_raw = 0;
+    int got;
+    while ((got = hd_rows_next(r, err)) == 1) {
+        if (hd_rows_int(r, 0) == da.id)
+            debited = true;
+        else {
+            credited = true;
+            credit_raw = hd_rows_int(r, 1);
+        }
+    }
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
+    if (!debited) {
+        /* could not pay: undo the credit and the claimed key, exactly */
+        if (credited) {
+            hd_val u[3] = {hd_vint(ca.id), hd_vint(t->amount), hd_vbool(t->pending)};
+            if ((rc = hd_exec(c, SQL_UNCREDIT, u, 3, NULL, err))) return rc;
+        }
+        hd_val del = hd_vint(id);
+        if ((rc = hd_exec(c, "DELETE FROM transfers WHERE id = ?", &del, 1, NULL, err))) return rc;
+        if (!fresh) {
+            /* a cached account may have gone since it was cached: look again */
+            /* a cached id is stale when its account was closed by a merge, or
+             * when the transaction that created it rolled back */
+            hd_val q = hd_vint(da.id);
+            int64_t live = 0;
+            if ((rc = hd_query_int(
+                     c, "SELECT count(*) FROM accounts WHERE id = ? AND kind <> 'merged'", &q, 1,
+                     &live, err)))
+                return rc;
+            if (!live) {
+                cache_drop(d, t->debit);
+                cache_drop(d, t->credit);
+                fresh = true;
+                goto again;
+            }
+        }
+        int64_t avail = 0;
+        hd_ledger_balance_in(c, da.id, NULL, &avail, NULL);
+        return hd_err_set(err, HD_ESTATE, "amount",
+                          "insufficient points: %lld available, %lld needed", (long long)avail,
+                          (long long)t->amount);
+    }
+    if (!credited) {
+        /* the cached credit account is gone (closed by a merge, or its
+         * creating transaction rolled back): undo the debit, look again */
+        hd_val u[3] = {hd_vint(da.id), hd_vint(t->amount), hd_vbool(t->pending)};
+        if ((rc = hd_exec(c,
+                          "UPDATE accounts SET debits_posted = debits_posted - CASE WHEN ?3 = 0 "
+                          "THEN ?2 ELSE 0 END, debits_pending = debits_pending - CASE WHEN ?3 = 1 "
+                          "THEN ?2 ELSE 0 END WHERE id = ?1",
+                          u, 3, NULL, err)))
+            return rc;
+        hd_val del = hd_vint(id);
+        if ((rc = hd_exec(c, "DELETE FROM transfers WHERE id = ?", &del, 1, NULL, err))) return rc;
+        if (fresh) return hd_err_set(err, HD_EINTERNAL, "credit", "the credit account is closed");
+        cache_drop(d, t->debit);
+        cache_drop(d, t->credit);
+        fresh = true;
+        goto again;
+    }
+
+    /* 3. lots: spending consumes them; a posted credit to a member forms one
+     * from what is left after repaying any debt */
+    bool credit_lots = ca.member && strcmp(ca.currency, "points") == 0;
+    bool debit_lots = da.member && strcmp(da.currency, "points") == 0 && !t->lots_taken;
     if (debit_lots && (rc = lots_consume(c, da.id, id, t->amount, t->pending, err))) return rc;
     if (credit_lots && !t->pending) {
-        /* debt is repaid first: only the growth of the positive part forms a lot */
-        int64_t grow;
-        if ((rc = lots_growth(c, ca.id, t->amount, &grow, err))) return rc;
+        int64_t before = credit_raw - t->amount;
+        int64_t grow = (credit_raw > 0 ? credit_raw : 0) - (before > 0 ? before : 0);
         if ((rc = lot_add(c, d, ca.id, id, grow, err))) return rc;
     }
     res->id = id;
+    res->created_at = now;
+    res->timeout_at = timeout_at;
+    snprintf(res->debit, sizeof res->debit, "%s", da.name);
+    snprintf(res->credit, sizeof res->credit, "%s", ca.name);
     return HD_OK;
 }
 

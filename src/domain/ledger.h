@@ -34,7 +34,9 @@ typedef struct hd_transfer_req {
 
 typedef struct hd_transfer_res {
     int64_t id;
-    bool replayed; /* the key was seen with the same request */
+    bool replayed; /* the key was seen with the same request (the fields below are unset) */
+    int64_t created_at, timeout_at; /* timeout_at 0: none */
+    char debit[64], credit[64];     /* canonical account names */
 } hd_transfer_res;
 
 /* ---- inside a write transaction (for other modules) ---- */
@@ -92,6 +94,13 @@ typedef struct hd_program {
     int64_t default_credit_limit;
 } hd_program;
 hd_rc hd_program_load_in(hd_conn *c, hd_program *p, hd_err *err);
+/* The same through this node's cache (at most a second old; changes made
+ * here drop it at once with hd_program_forget). */
+hd_rc hd_program_cached_in(hd_conn *c, hd_domain *d, hd_program *p, hd_err *err);
+void hd_program_forget(hd_domain *d);
+/* Module state hung on the domain. */
+hd_rc hd_ledger_init(hd_domain *d, hd_err *err);
+void hd_ledger_free(hd_domain *d);
 /* A lot that never expires stores this expiry, so lots sort by expiry in an index. */
 #define HD_NEVER INT64_MAX
 /* When a lot earned at `at` expires under p; HD_NEVER when it does not. */

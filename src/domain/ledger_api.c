@@ -47,6 +47,23 @@ static hd_rc load_transfer(hd_conn *c, int64_t id, json_t **out, hd_err *err) {
     return HD_OK;
 }
 
+/* A transfer just made, as JSON, without reading it back. */
+static json_t *made_json(const hd_transfer_req *t, const hd_transfer_res *res) {
+    json_t *o = json_object();
+    hd_json_set_id(o, "id", res->id);
+    json_object_set_new(o, "key", json_string(t->key));
+    json_object_set_new(o, "debit", json_string(res->debit));
+    json_object_set_new(o, "credit", json_string(res->credit));
+    json_object_set_new(o, "amount", json_integer(t->amount));
+    json_object_set_new(o, "code", json_string(t->code));
+    json_object_set_new(o, "reference", json_string(t->reference ? t->reference : ""));
+    json_object_set_new(o, "status", json_string(t->pending ? "pending" : "posted"));
+    hd_json_set_time(o, "timeout_at", res->timeout_at, res->timeout_at != 0);
+    hd_json_set_time(o, "created_at", res->created_at, true);
+    hd_json_set_time(o, "resolved_at", 0, false);
+    return o;
+}
+
 static const char *const TRANSFER_FIELDS[] = {"key",       "debit",   "credit",    "amount", "code",
                                               "reference", "pending", "timeout_s", NULL};
 
@@ -100,6 +117,10 @@ static hd_rc one_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_rc rc = hd_ledger_transfer_in(c, oc->d, &oc->t, &res, err);
     if (rc) return rc;
     oc->status = res.replayed ? 200 : 201;
+    if (!res.replayed) {
+        oc->out = made_json(&oc->t, &res);
+        return HD_OK;
+    }
     return load_transfer(c, res.id, &oc->out, err);
 }
 
@@ -166,7 +187,10 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
             hd_exec(c, "ROLLBACK TO SAVEPOINT tr", NULL, 0, NULL, NULL);
         } else {
             json_t *t = NULL;
-            if ((rc = load_transfer(c, res.id, &t, err))) return rc;
+            if (!res.replayed)
+                t = made_json(&bc->reqs[i], &res);
+            else if ((rc = load_transfer(c, res.id, &t, err)))
+                return rc;
             json_object_set_new(r, "status", json_integer(res.replayed ? 200 : 201));
             json_object_set_new(r, "transfer", t);
         }
@@ -596,6 +620,7 @@ hd_rc hd_program_patch(hd_domain *d, const json_t *in, json_t **out, hd_err *err
     }
     prog_ctx pc = {in, NULL, d};
     rc = hd_store_write(d->store, prog_patch_cb, &pc, err);
+    hd_program_forget(d);
     if (rc) {
         json_decref(pc.out);
         return rc;

@@ -12,6 +12,7 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     d->clock = clock;
     d->ids = ids;
     hd_rc rc = hd_rules_init(d, err);
+    if (!rc) rc = hd_ledger_init(d, err);
     if (!rc) rc = hd_domain_add_hook(d, hd_rules_on_event, NULL, err);
     if (!rc) rc = hd_domain_add_merge_hook(d, hd_ledger_on_merge, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "ledger", hd_ledger_job, NULL, err);
@@ -20,4 +21,7 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     return rc;
 }
 
-void hd_domain_close(hd_domain *d) { hd_rules_free(d); }
+void hd_domain_close(hd_domain *d) {
+    hd_rules_free(d);
+    hd_ledger_free(d);
+}
