@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,11 @@ static int cmd_check(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    /* libsodium's random numbers are thread-safe only after this */
+    if (sodium_init() < 0) {
+        fputs("hudong: libsodium failed to initialise\n", stderr);
+        return 1;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

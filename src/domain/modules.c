@@ -1,10 +1,14 @@
 /* modules.c - the one place where domain modules plug their hooks and jobs
  * into a domain. Each module that needs to react to events, merges or time
  * adds a line here. */
+#include "domain/auctions.h"
+#include "domain/catalog.h"
 #include "domain/domain.h"
+#include "domain/groupbuys.h"
 #include "domain/ledger.h"
 #include "domain/rules.h"
 #include "domain/tiers.h"
+#include "domain/trials.h"
 
 hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids, hd_err *err) {
     *d = (hd_domain){0};
@@ -16,7 +20,11 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     if (!rc) rc = hd_domain_add_hook(d, hd_rules_on_event, NULL, err);
     if (!rc) rc = hd_domain_add_merge_hook(d, hd_ledger_on_merge, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "ledger", hd_ledger_job, NULL, err);
+    if (!rc) rc = hd_domain_add_merge_hook(d, hd_catalog_on_merge, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "tiers", hd_tier_job, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "auctions", hd_auction_job, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "groupbuys", hd_groupbuy_job, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "trials", hd_trial_job, NULL, err);
     if (rc) hd_domain_close(d);
     return rc;
 }
