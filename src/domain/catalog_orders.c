@@ -614,15 +614,16 @@ hd_rc hd_catalog_on_merge(hd_conn *c, hd_domain *d, int64_t survivor, int64_t lo
          "UPDATE catalog_usage SET customer_id = ?1 WHERE customer_id = ?2 AND NOT EXISTS (SELECT "
          "1 FROM catalog_usage s WHERE s.customer_id = ?1 AND s.kind = catalog_usage.kind AND "
          "s.ref_id = catalog_usage.ref_id AND s.period = catalog_usage.period)",
-         "DELETE FROM catalog_usage WHERE customer_id = ?2"},
+         "DELETE FROM catalog_usage WHERE customer_id = ?"},
         {"UPDATE coupon_holders SET n = n + COALESCE((SELECT l.n FROM coupon_holders l WHERE "
          "l.customer_id = ?2 AND l.template_id = coupon_holders.template_id), 0) WHERE "
          "customer_id = ?1",
          "UPDATE coupon_holders SET customer_id = ?1 WHERE customer_id = ?2 AND NOT EXISTS "
          "(SELECT 1 FROM coupon_holders s WHERE s.customer_id = ?1 AND s.template_id = "
          "coupon_holders.template_id)",
-         "DELETE FROM coupon_holders WHERE customer_id = ?2"}};
+         "DELETE FROM coupon_holders WHERE customer_id = ?"}};
     for (size_t i = 0; i < 2 && !rc; i++)
-        for (int k = 0; k < 3 && !rc; k++) rc = hd_exec(c, moves[i][k], p, 2, NULL, err);
+        for (int k = 0; k < 3 && !rc; k++) /* the delete names only the loser */
+            rc = hd_exec(c, moves[i][k], k == 2 ? &p[1] : p, k == 2 ? 1 : 2, NULL, err);
     return rc;
 }
