@@ -19,10 +19,11 @@ typedef struct hd_server hd_server;
 typedef enum { HD_LOG_ERROR, HD_LOG_WARN, HD_LOG_INFO, HD_LOG_DEBUG } hd_log_level;
 
 typedef struct hd_server_opts {
-    const char *listen; /* "127.0.0.1:8080" */
-    int threads;        /* worker threads; 0 = default */
-    bool test_clock;    /* expose POST /v1/test/clock */
-    FILE *log;          /* access log; NULL = stderr */
+    const char *listen;   /* "127.0.0.1:8080" */
+    int threads;          /* worker threads; 0 = default */
+    bool test_clock;      /* expose POST /v1/test/clock */
+    FILE *log;            /* access log; NULL = stderr */
+    const char *web_root; /* static files for / and /m/; NULL = none */
     hd_log_level log_level;
 } hd_server_opts;
 

@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "base/buf.h"
 #include "domain/apikeys.h"
+#include "domain/users.h"
 
 #define HD_PATH_PARAMS_MAX 4
 
@@ -22,8 +23,11 @@ typedef struct hd_req {
     const char *params[HD_PATH_PARAMS_MAX]; /* raw path segments matched by {x} */
     char param_buf[HD_PATH_PARAMS_MAX][128];
     int nparams;
-    hd_apikey key;
+    hd_apikey key; /* when is_user is false */
+    hd_user user;  /* when is_user is true: a console session */
+    bool is_user;
     bool authed;
+    char csrf[48];
     const char *route_path; /* the matched pattern, for idempotency scope */
 } hd_req;
 
@@ -34,6 +38,7 @@ typedef struct hd_resp {
     size_t raw_len;
     const char *content_type;
     char location[256];
+    char set_cookie[256];
     bool replayed;
 } hd_resp;
 
@@ -56,6 +61,7 @@ typedef struct hd_route_table {
 #define HD_ROUTE_TABLE(name, arr)                                                                  \
     const hd_route_table name = {arr, (int)(sizeof arr / sizeof arr[0])}
 
+extern const hd_route_table hd_routes_auth;
 extern const hd_route_table hd_routes_core, hd_routes_ledger, hd_routes_rules;
 extern const hd_route_table hd_routes_catalog, hd_routes_coupons;
 extern const hd_route_table hd_routes_auctions, hd_routes_groupbuys, hd_routes_trials;
@@ -79,5 +85,11 @@ bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w
 /* An integer query argument with bounds; false (w filled) when malformed. */
 bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int64_t max,
                       int64_t *out, hd_resp *w);
+/* Who made the request, for the audit log: "key" or "user", id, name. */
+void hd_req_actor(const hd_req *r, const char **type, int64_t *id, const char **name);
+/* A console agent sees phone numbers masked (138****8000). */
+bool hd_req_masks_phones(const hd_req *r);
+/* Masks the phone members of a customer object (or of each in a "data" list). */
+void hd_mask_phones(json_t *customer_or_page);
 
 #endif

@@ -8,6 +8,7 @@
 #include "domain/customers.h"
 #include "domain/events.h"
 #include "domain/touchpoints.h"
+#include "domain/users.h"
 
 extern unsigned char openapi_json[];
 extern unsigned int openapi_json_len;
@@ -99,6 +100,23 @@ static void h_customer_get(hd_req *r, hd_resp *w) {
         hd_resp_error(w, &err);
     else
         w->body = out;
+    if (!rc && hd_req_masks_phones(r)) {
+        /* an agent sees 138****8000 unless they open the number on purpose,
+         * which is recorded */
+        const char *reveal = hd_req_query(r, "reveal");
+        if (reveal && strcmp(reveal, "1") == 0) {
+            const char *type, *name;
+            int64_t actor;
+            hd_req_actor(r, &type, &actor, &name);
+            hd_err aerr;
+            size_t plen = strcspn(r->url, "?");
+            char path[256];
+            snprintf(path, sizeof path, "%.*s", (int)(plen < 255 ? plen : 255), r->url);
+            hd_audit_add(r->d, type, actor, name, "REVEAL", path, 200, NULL, NULL, &aerr);
+        } else {
+            hd_mask_phones(out);
+        }
+    }
 }
 
 static void h_customer_patch(hd_req *r, hd_resp *w) {
@@ -175,6 +193,7 @@ static void h_customer_search(hd_req *r, hd_resp *w) {
         hd_resp_error(w, &err);
     else
         w->body = out;
+    if (!rc && hd_req_masks_phones(r)) hd_mask_phones(out);
 }
 
 static void h_customer_duplicates(hd_req *r, hd_resp *w) {
@@ -367,8 +386,9 @@ static const hd_route routes[] = {
 HD_ROUTE_TABLE(hd_routes_core, routes);
 
 const hd_route_table *const hd_route_tables[] = {
-    &hd_routes_core,    &hd_routes_ledger,   &hd_routes_rules,     &hd_routes_catalog,
-    &hd_routes_coupons, &hd_routes_auctions, &hd_routes_groupbuys, &hd_routes_trials};
+    &hd_routes_auth,     &hd_routes_core,      &hd_routes_ledger,
+    &hd_routes_rules,    &hd_routes_catalog,   &hd_routes_coupons,
+    &hd_routes_auctions, &hd_routes_groupbuys, &hd_routes_trials};
 const int hd_route_tables_count = (int)(sizeof hd_route_tables / sizeof hd_route_tables[0]);
 
 int hd_api_route_count(void) {

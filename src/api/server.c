@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 
 #include "api/api_int.h"
 #include "domain/events.h"
+#include "domain/users.h"
+#include "text/text.h"
 
 #define KEY_CACHE        64
 #define KEY_CACHE_TTL_MS 5000
@@ -181,11 +184,41 @@ static const hd_route *route_find(hd_server *s, hd_req *r, bool *path_known) {
 
 /* ---- authentication ---- */
 
+/* A console session: the cookie names it, and anything but a read must
+ * carry the session's CSRF token in X-CSRF-Token (SameSite=Strict already
+ * keeps other sites' forms out; the token keeps out everything else). */
+static bool authenticate_session(hd_server *s, hd_req *r, const char *cookie, hd_resp *w) {
+    hd_err err;
+    hd_rc rc = hd_session_check(s->d, cookie, &r->user, r->csrf, &err);
+    if (rc) {
+        if (rc == HD_EAUTH)
+            hd_resp_problem(w, 401, HD_EAUTH, "Cookie", "%s", err.msg);
+        else
+            hd_resp_error(w, &err);
+        return false;
+    }
+    r->is_user = true;
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
+        if (!t || strlen(t) != strlen(r->csrf) || sodium_memcmp(t, r->csrf, strlen(t)) != 0) {
+            hd_resp_problem(w, 403, HD_EFORBIDDEN, "X-CSRF-Token",
+                            "missing or wrong CSRF token: send the one /v1/auth/me returns");
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!h) {
+        const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "hd_session");
+        if (cookie) return authenticate_session(s, r, cookie, w);
+    }
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         hd_resp_problem(w, 401, HD_EAUTH, "Authorization",
-                        "send an API key as 'Authorization: Bearer <key>' (hudong apikey create)");
+                        "send an API key as 'Authorization: Bearer <key>' (hudong apikey create), "
+                        "or sign in to the console");
         return false;
     }
     const char *key = h + 7;
@@ -221,6 +254,156 @@ static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
     return true;
 }
 
+/* ---- audit ---- */
+
+/* Every change made with a key or from the console is audited, except the
+ * data plane - events and transfers - whose rows are already an append-only
+ * record of who sent what and when (with their keys). */
+static bool audited(const hd_req *r, const hd_route *rt) {
+    if (!r->authed || strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) return false;
+    static const char *const skip[] = {"/v1/events",          "/v1/events/batch", "/v1/transfers",
+                                       "/v1/transfers/batch", "/v1/auth/logout",  NULL};
+    for (const char *const *k = skip; *k; k++)
+        if (strcmp(rt->path, *k) == 0) return false;
+    return true;
+}
+
+void hd_req_actor(const hd_req *r, const char **type, int64_t *id, const char **name) {
+    *type = r->is_user ? "user" : "key";
+    *id = r->is_user ? r->user.id : r->key.id;
+    *name = r->is_user ? r->user.email : r->key.name;
+}
+
+/* What the resource looked like before a PATCH or DELETE: its GET, if the
+ * same path has one (NULL otherwise; caller frees). */
+static char *snapshot(hd_server *s, hd_req *r) {
+    if (strcmp(r->method, "PATCH") != 0 && strcmp(r->method, "DELETE") != 0) return NULL;
+    hd_req g = *r;
+    g.method = "GET";
+    g.body = (hd_buf)HD_BUF_INIT;
+    bool known;
+    const hd_route *rt = route_find(s, &g, &known);
+    if (!rt) return NULL;
+    hd_resp w = {0};
+    w.status = 200;
+    rt->fn(&g, &w);
+    char *text = w.status == 200 && w.body ? json_dumps(w.body, JSON_COMPACT) : NULL;
+    json_decref(w.body);
+    free(w.raw);
+    return text;
+}
+
+static void audit(hd_server *s, hd_req *r, const hd_resp *w, const char *before) {
+    const char *type, *name;
+    int64_t id;
+    hd_req_actor(r, &type, &id, &name);
+    char *after = w->body ? json_dumps(w->body, JSON_COMPACT) : NULL;
+    /* a login echoes no secrets, but a key's creation does: keep it out */
+    if (after && strstr(r->url, "/v1/apikeys") && strcmp(r->method, "POST") == 0) {
+        free(after);
+        after = strdup("{\"secret\":\"(not kept)\"}");
+    }
+    size_t plen = strcspn(r->url, "?");
+    char path[512];
+    snprintf(path, sizeof path, "%.*s", (int)(plen < sizeof path ? plen : sizeof path - 1), r->url);
+    hd_err err;
+    if (hd_audit_add(s->d, type, id, name, r->method, path, w->status, before, after, &err))
+        fprintf(s->log, "audit: %s\n", err.msg);
+    free(after);
+}
+
+/* ---- phones for agents ---- */
+
+bool hd_req_masks_phones(const hd_req *r) {
+    return r->is_user && strcmp(r->user.role, "agent") == 0;
+}
+
+static void mask_one(json_t *c) {
+    if (!json_is_object(c)) return;
+    json_t *p = json_object_get(c, "phone");
+    if (json_is_string(p)) {
+        char m[32];
+        hd_mask_phone(json_string_value(p), m);
+        json_object_set_new(c, "phone", json_string(m));
+    }
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(c, "identities"), i, id) {
+        const char *type = json_string_value(json_object_get(id, "type"));
+        const char *value = json_string_value(json_object_get(id, "value"));
+        if (!type || !value || strcmp(type, "phone") != 0) continue;
+        char m[32];
+        hd_mask_phone(value, m);
+        json_object_set_new(id, "value", json_string(m));
+    }
+}
+
+void hd_mask_phones(json_t *v) {
+    json_t *data = json_object_get(v, "data");
+    if (json_is_array(data)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(data, i, c) mask_one(c);
+    } else {
+        mask_one(v);
+    }
+}
+
+/* ---- static files: the console (/) and the member pages (/m/) ---- */
+
+static const char *mime_of(const char *path) {
+    const char *dot = strrchr(path, '.');
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".html", "text/html; charset=utf-8"},
+                 {".js", "text/javascript; charset=utf-8"},
+                 {".mjs", "text/javascript; charset=utf-8"},
+                 {".css", "text/css; charset=utf-8"},
+                 {".json", "application/json"},
+                 {".svg", "image/svg+xml"},
+                 {".png", "image/png"},
+                 {".ico", "image/x-icon"},
+                 {".woff2", "font/woff2"}};
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+    return "application/octet-stream";
+}
+
+#define STATIC_MAX (8 * 1024 * 1024)
+
+/* Serves web_root + path; "/" and directories serve index.html. Paths with
+ * "..", backslashes or control characters are refused. */
+static bool serve_static(hd_server *s, hd_req *r, hd_resp *w) {
+    if (!s->o.web_root || !*s->o.web_root) return false;
+    size_t plen = strcspn(r->url, "?");
+    char path[512];
+    if (plen == 0 || plen >= 400) return false;
+    memcpy(path, r->url, plen);
+    path[plen] = '\0';
+    if (strstr(path, "..") || strchr(path, '\\')) return false;
+    for (const char *p = path; *p; p++)
+        if ((unsigned char)*p < 0x20) return false;
+    char file[1024];
+    bool dir = path[plen - 1] == '/';
+    snprintf(file, sizeof file, "%s%s%s", s->o.web_root, path, dir ? "index.html" : "");
+    FILE *f = fopen(file, "rb");
+    if (!f && !dir && !strchr(strrchr(path, '/'), '.')) {
+        /* /m or /customers/123 in a single-page app: its index */
+        snprintf(file, sizeof file, "%s%s/index.html", s->o.web_root, path);
+        f = fopen(file, "rb");
+    }
+    if (!f) return false;
+    char *data = malloc(STATIC_MAX);
+    size_t n = data ? fread(data, 1, STATIC_MAX, f) : 0;
+    fclose(f);
+    if (!data) return false;
+    w->status = 200;
+    w->raw = data;
+    w->raw_len = n;
+    w->content_type = mime_of(file);
+    return true;
+}
+
 /* ---- the MHD callbacks ---- */
 
 static enum MHD_Result send_resp(hd_server *s, hd_req *r, hd_resp *w) {
@@ -241,6 +424,7 @@ static enum MHD_Result send_resp(hd_server *s, hd_req *r, hd_resp *w) {
         len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (len || w->body || w->raw_len) MHD_add_response_header(resp, "Content-Type", ct);
     if (w->location[0]) MHD_add_response_header(resp, "Location", w->location);
+    if (w->set_cookie[0]) MHD_add_response_header(resp, "Set-Cookie", w->set_cookie);
     if (w->replayed) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)w->status, resp);
     MHD_destroy_response(resp);
@@ -290,6 +474,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_resp(s, r, &w);
     }
     bool known;
+    if (strcmp(method, "GET") == 0 && strncmp(url, "/v1/", 4) != 0 && serve_static(s, r, &w))
+        return send_resp(s, r, &w);
     const hd_route *rt = route_find(s, r, &known);
     if (!rt) {
         if (known)
@@ -301,13 +487,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     r->route_path = rt->path;
     if (rt->scope) {
         if (!authenticate(s, r, &w)) return send_resp(s, r, &w);
-        if (!hd_apikey_allows(&r->key, rt->scope)) {
+        r->authed = true;
+        bool auth_only = strcmp(rt->scope, "auth") == 0;
+        if (!auth_only && r->is_user && !hd_role_allows(r->user.role, rt->scope)) {
+            hd_resp_problem(&w, 403, HD_EFORBIDDEN, "role", "the role %s may not do this (%s)",
+                            r->user.role, rt->scope);
+            return send_resp(s, r, &w);
+        }
+        if (!auth_only && !r->is_user && !hd_apikey_allows(&r->key, rt->scope)) {
             hd_resp_problem(&w, 403, HD_EFORBIDDEN, "Authorization",
                             "this API key lacks the scope %s", rt->scope);
             return send_resp(s, r, &w);
         }
     }
+    char *before = audited(r, rt) ? snapshot(s, r) : NULL;
     rt->fn(r, &w);
+    if (audited(r, rt) && w.status < 400) audit(s, r, &w, before);
+    free(before);
     return send_resp(s, r, &w);
 }
 

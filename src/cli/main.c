@@ -8,12 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
 #include "domain/apikeys.h"
 #include "domain/ledger.h"
+#include "domain/users.h"
 
 #define VERSION "0.1.0"
 
@@ -25,6 +29,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  serve      run the HTTP API server\n"
           "  apikey     create API keys\n"
+          "  user       add console users\n"
           "  tick       run scheduled jobs once (expiries, timeouts, closes)\n"
           "  demo       fill a store with realistic Chinese demo data\n"
           "  check      verify every ledger invariant over the store\n"
@@ -62,17 +67,23 @@ static int cmd_serve(int argc, char **argv) {
     long threads = strtol(hd_cli_env("HUDONG_THREADS", "0"), NULL, 10);
     bool test_clock = getenv("HUDONG_TEST_CLOCK") != NULL;
     bool demo = false;
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
-        {"threads", required_argument, 0, 't'}, {"log-level", required_argument, 0, 'v'},
-        {"test-clock", no_argument, 0, 'c'},    {"demo", no_argument, 0, 'm'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *web = hd_cli_env("HUDONG_WEB", "web");
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"web", required_argument, 0, 'w'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"log-level", required_argument, 0, 'v'},
+                                         {"test-clock", no_argument, 0, 'c'},
+                                         {"demo", no_argument, 0, 'm'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'l': listen = optarg; break;
+        case 'w': web = optarg; break;
         case 't': threads = strtol(optarg, NULL, 10); break;
         case 'v': level = optarg; break;
         case 'c': test_clock = true; break;
@@ -89,7 +100,8 @@ static int cmd_serve(int argc, char **argv) {
                  "  --threads     HTTP worker threads (default $HUDONG_THREADS or 8)\n"
                  "  --log-level   info logs one line per request to stderr (default)\n"
                  "  --test-clock  time stands still until POST /v1/test/clock moves it\n"
-                 "  --demo        load demo data when the store has no customers yet");
+                 "  --demo        load demo data when the store has no customers yet\n"
+                 "  --web DIR     the console and member pages (default $HUDONG_WEB or ./web)");
             return 0;
         default: return 2;
         }
@@ -129,7 +141,13 @@ static int cmd_serve(int argc, char **argv) {
             return 1;
         }
     }
-    hd_server_opts so = {listen, (int)threads, test_clock, stderr, lv};
+    struct stat wst;
+    hd_server_opts so = {.listen = listen,
+                         .threads = (int)threads,
+                         .test_clock = test_clock,
+                         .log = stderr,
+                         .log_level = lv,
+                         .web_root = stat(web, &wst) == 0 && S_ISDIR(wst.st_mode) ? web : NULL};
     hd_server *srv = hd_server_start(&a.d, &so, &err);
     if (!srv) {
         fprintf(stderr, "hudong serve: %s\n", err.msg);
@@ -217,6 +235,85 @@ static int cmd_apikey(int argc, char **argv) {
     printf("created API key %lld '%s' (store only the key below; it is not shown again)\n%s\n",
            (long long)id, name, secret);
     free(secret);
+    return 0;
+}
+
+/* ---- user ---- */
+
+/* Reads a password: from the terminal without echo, or the first line of stdin. */
+static bool read_password(char *buf, size_t cap) {
+    bool tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    if (tty) {
+        fputs("password: ", stderr);
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    bool ok = fgets(buf, (int)cap, stdin) != NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fputc('\n', stderr);
+    }
+    if (!ok) return false;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return true;
+}
+
+static int cmd_user(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "add") != 0) {
+        bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
+        fputs(
+            "usage: hudong user add --email E --role owner|admin|marketer|agent|analyst [--name N] "
+            "[--db DB]\nAsks for the password on a terminal, or reads it from the first line of "
+            "stdin (at least 10 characters).\n",
+            help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    const char *db = HD_CLI_DB(), *email = NULL, *role = NULL, *name = "";
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},   {"email", required_argument, 0, 'e'},
+        {"role", required_argument, 0, 'r'}, {"name", required_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'e': email = optarg; break;
+        case 'r': role = optarg; break;
+        case 'n': name = optarg; break;
+        case 'h': puts("usage: hudong user add --email E --role R [--name N] [--db DB]"); return 0;
+        default: return 2;
+        }
+    }
+    if (!email || !role) {
+        fprintf(stderr, "hudong user add: --email and --role are required\n");
+        return 2;
+    }
+    if (!hd_role_valid(role)) {
+        fprintf(stderr,
+                "hudong user add: --role must be owner, admin, marketer, agent or analyst\n");
+        return 2;
+    }
+    char pw[256];
+    if (!read_password(pw, sizeof pw)) {
+        fprintf(stderr, "hudong user add: no password given\n");
+        return 2;
+    }
+    hd_app a;
+    if (hd_app_open(&a, db, false, true)) return 1;
+    hd_err err;
+    int64_t id;
+    hd_rc rc = hd_user_add(&a.d, email, name, role, pw, &id, &err);
+    sodium_memzero(pw, sizeof pw);
+    hd_app_close(&a);
+    if (rc) {
+        fprintf(stderr, "hudong user add: %s%s%s\n", err.field, err.field[0] ? ": " : "", err.msg);
+        return rc == HD_EINVAL || rc == HD_ECONFLICT ? 2 : 1;
+    }
+    printf("created user %lld %s (%s)\n", (long long)id, email, role);
     return 0;
 }
 
@@ -325,6 +422,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 1, argv + 1);
     if (strcmp(cmd, "tick") == 0) return cmd_tick(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "user") == 0) return cmd_user(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0) return hd_cli_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0) {
         const char *what = argc > 2 ? argv[2] : "";

@@ -148,3 +148,64 @@ bool hd_apikey_allows(const hd_apikey *k, const char *scope) {
     }
     return false;
 }
+
+typedef struct list_ctx {
+    json_t *out;
+    int64_t id;
+} list_ctx;
+
+static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
+    list_ctx *l = vctx;
+    hd_rows *r;
+    hd_rc rc = hd_query(c,
+                        "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys "
+                        "ORDER BY created_at DESC",
+                        NULL, 0, &r, err);
+    if (rc) return rc;
+    int got;
+    while ((got = hd_rows_next(r, err)) == 1) {
+        json_t *o = json_object();
+        hd_json_set_id(o, "id", hd_rows_int(r, 0));
+        json_object_set_new(o, "name", json_string(hd_rows_text(r, 1, NULL)));
+        json_object_set_new(o, "prefix", json_string(hd_rows_text(r, 2, NULL)));
+        json_object_set_new(o, "scopes", json_string(hd_rows_text(r, 3, NULL)));
+        hd_json_set_time(o, "created_at", hd_rows_int(r, 4), true);
+        hd_json_set_time(o, "revoked_at", hd_rows_int(r, 5), !hd_rows_isnull(r, 5));
+        json_array_append_new(l->out, o);
+    }
+    hd_rows_free(r);
+    return got < 0 ? err->rc : HD_OK;
+}
+
+hd_rc hd_apikey_list(hd_domain *d, json_t **out, hd_err *err) {
+    list_ctx l = {json_array(), 0};
+    hd_rc rc = hd_store_read(d->store, list_cb, &l, err);
+    if (rc) {
+        json_decref(l.out);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "data", l.out);
+    return HD_OK;
+}
+
+typedef struct revoke_ctx {
+    hd_domain *d;
+    int64_t id;
+} revoke_ctx;
+
+static hd_rc revoke_cb(hd_conn *c, void *vctx, hd_err *err) {
+    revoke_ctx *k = vctx;
+    hd_val p[2] = {hd_vint(hd_now(k->d)), hd_vint(k->id)};
+    int64_t n = 0;
+    hd_rc rc = hd_exec(c, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                       p, 2, &n, err);
+    if (rc) return rc;
+    if (n == 0)
+        return hd_err_set(err, HD_ENOTFOUND, "id", "no active API key %lld", (long long)k->id);
+    return HD_OK;
+}
+
+hd_rc hd_apikey_revoke(hd_domain *d, int64_t id, hd_err *err) {
+    revoke_ctx k = {d, id};
+    return hd_store_write(d->store, revoke_cb, &k, err);
+}

@@ -203,3 +203,18 @@ hd_rc hd_email_normalize(const char *s, char out[255], hd_err *err) {
         return hd_err_set(err, HD_EINVAL, "email", "needs a domain like example.com after @");
     return HD_OK;
 }
+
+void hd_mask_phone(const char *e164, char out[32]) {
+    const char *n = e164;
+    if (strncmp(n, "+86", 3) == 0)
+        n += 3;
+    else if (*n == '+')
+        n++;
+    size_t len = strlen(n);
+    if (len < 7 || len > 20) {
+        snprintf(out, 32, "****");
+        return;
+    }
+    /* keep the first 3 and last 4 digits */
+    snprintf(out, 32, "%.3s****%s", n, n + len - 4);
+}

@@ -28,6 +28,10 @@ size_t hd_text_fold_width(const char *s, size_t n, char *out);
  * Returns HD_EINVAL with a sentence when it is not a phone number. */
 hd_rc hd_phone_normalize(const char *s, char out[20], hd_err *err);
 
+/* Masks a phone for people who need not see it: "+8613800138000" →
+ * "138****8000" (the national number, middle digits starred). out >= 32 bytes. */
+void hd_mask_phone(const char *e164, char out[32]);
+
 /* Normalises an e-mail address: trims, folds full-width, lower-cases, and
  * checks local@domain.tld shape. out needs >= 255 bytes. */
 hd_rc hd_email_normalize(const char *s, char out[255], hd_err *err);

@@ -249,6 +249,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u) {
     if (strncasecmp(line, "Location: ", 10) == 0)
         snprintf(k->r->location, sizeof k->r->location, "%s", line + 10);
     if (strncasecmp(line, "Idempotent-Replayed: true", 25) == 0) k->r->replayed = true;
+    if (strncasecmp(line, "Set-Cookie: ", 12) == 0)
+        snprintf(k->r->set_cookie, sizeof k->r->set_cookie, "%s", line + 12);
     return m;
 }
 

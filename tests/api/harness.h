@@ -29,6 +29,7 @@ typedef struct ht_resp {
     json_t *json; /* parsed body or NULL */
     char content_type[128];
     char location[256];
+    char set_cookie[256];
     bool replayed;
 } ht_resp;
 
