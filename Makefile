@@ -31,7 +31,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 BENCH_BIN := $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all run test deps test-deps build-test format format-check clean bench unit api fuzz
+.PHONY: web all run test deps test-deps build-test format format-check clean bench unit api fuzz
 all: hudong
 
 deps:
@@ -92,12 +92,19 @@ bench: hudong $(BENCH_BIN)
 
 build-test: hudong build/asan/hudong $(UNIT_BIN) $(API_BIN) $(FUZZ_BIN)
 
+# the console's front-end packages (ECharts; playwright-core for browser tests)
+web: web/node_modules/.installed
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --silent
+	touch $@
+
 run: deps
-	$(MAKE) hudong
+	$(MAKE) hudong web
 	./hudong serve --demo
 
 test: test-deps
 	$(MAKE) format-check
+	$(MAKE) web
 	$(MAKE) -j2 build-test
 	sh scripts/test.sh
 

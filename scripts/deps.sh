@@ -4,7 +4,10 @@
 #   scripts/deps.sh test    - also what the tests need (PostgreSQL, clang, cmocka, ...)
 set -e
 BUILD="gcc make pkg-config xxd libsqlite3-dev libpq-dev libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev"
-TEST="clang libclang-rt-14-dev clang-format libcmocka-dev postgresql curl"
+TEST="clang libclang-rt-14-dev clang-format libcmocka-dev postgresql curl chromium fonts-noto-cjk"
+want="$BUILD"
+# the console needs node and npm; use the machine's if it has them
+command -v npm >/dev/null 2>&1 || BUILD="$BUILD nodejs npm"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"
 missing=""

@@ -69,6 +69,26 @@ if [ -n "$api_tests" ]; then
     fi
 fi
 
+# browser tests: the console and member pages in Debian's chromium
+if [ -n "$(ls tests/e2e/*.test.mjs 2>/dev/null)" ]; then
+    HUDONG_BIN="$HUDONG_BIN" node --test --test-reporter=tap --test-concurrency=1 tests/e2e/ >"$log/e2e.log" 2>&1
+    rc=$?
+    p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log/e2e.log" | tail -n 1)
+    f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log/e2e.log" | tail -n 1)
+    p=${p:-0}
+    f=${f:-0}
+    [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" != 0 ]; then
+        failures="$failures e2e"
+        echo "---- e2e failed (rc=$rc); its output:"
+        tail -n 80 "$log/e2e.log"
+    else
+        echo "ok   e2e ($p; screenshots in build/screenshots)"
+    fi
+fi
+
 for f in build/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
     n=$(basename "$f")
