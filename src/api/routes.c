@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "domain/analytics_api.h"
 #include "domain/customers.h"
 #include "domain/events.h"
 #include "domain/touchpoints.h"
@@ -94,6 +95,10 @@ static void h_customer_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_customer_get(r->d, id, &out, &to, &err);
+    json_t *scores = NULL; /* rfm, clv, p_alive, ladder stage */
+    if (!rc && hd_analytics_customer(r->d, id, &scores, &err) == HD_OK)
+        json_object_update(out, scores);
+    json_decref(scores);
     if (rc == HD_EMOVED)
         moved(r, w, "/v1/customers", id, to);
     else if (rc)
@@ -386,9 +391,9 @@ static const hd_route routes[] = {
 HD_ROUTE_TABLE(hd_routes_core, routes);
 
 const hd_route_table *const hd_route_tables[] = {
-    &hd_routes_auth,     &hd_routes_core,      &hd_routes_ledger,
-    &hd_routes_rules,    &hd_routes_catalog,   &hd_routes_coupons,
-    &hd_routes_auctions, &hd_routes_groupbuys, &hd_routes_trials};
+    &hd_routes_auth,    &hd_routes_core,     &hd_routes_ledger,   &hd_routes_rules,
+    &hd_routes_catalog, &hd_routes_coupons,  &hd_routes_auctions, &hd_routes_groupbuys,
+    &hd_routes_trials,  &hd_routes_analytics};
 const int hd_route_tables_count = (int)(sizeof hd_route_tables / sizeof hd_route_tables[0]);
 
 int hd_api_route_count(void) {

@@ -1,6 +1,7 @@
 /* modules.c - the one place where domain modules plug their hooks and jobs
  * into a domain. Each module that needs to react to events, merges or time
  * adds a line here. */
+#include "domain/analytics_api.h"
 #include "domain/auctions.h"
 #include "domain/catalog.h"
 #include "domain/domain.h"
@@ -25,11 +26,13 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     if (!rc) rc = hd_domain_add_job(d, "auctions", hd_auction_job, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "groupbuys", hd_groupbuy_job, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "trials", hd_trial_job, NULL, err);
+    if (!rc) rc = hd_analytics_init(d, err);
     if (rc) hd_domain_close(d);
     return rc;
 }
 
 void hd_domain_close(hd_domain *d) {
+    hd_analytics_close(d);
     hd_rules_free(d);
     hd_ledger_free(d);
 }

@@ -24,7 +24,9 @@ bool hd_role_allows(const char *role, const char *scope) {
     size_t alen = colon ? (size_t)(colon - scope) : strlen(scope);
     bool admin_area = alen == 5 && strncmp(scope, "admin", 5) == 0;
     if (admin_area) return false; /* users, keys, audit: owner and admin only */
-    if (strcmp(role, "analyst") == 0) return !write;
+    /* analysts read everything and may build segments and recompute analytics */
+    if (strcmp(role, "analyst") == 0)
+        return !write || (alen == 9 && strncmp(scope, "analytics", 9) == 0);
     if (strcmp(role, "marketer") == 0) return true;
     if (strcmp(role, "agent") == 0) {
         /* service: customers and events, reads points; no programme changes */
