@@ -27,6 +27,9 @@ struct hd_conn {
     stmt_slot cache[STMT_CACHE];
     int nprepared;
     bool in_use;
+    /* PostgreSQL: the transaction's BEGIN, not sent yet - it goes in one
+     * pipeline with the first statement, saving a round trip */
+    const char *begin_pending;
 };
 
 struct hd_rows {

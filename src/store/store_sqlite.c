@@ -391,6 +391,16 @@ hd_rc hd__exec_script(hd_conn *c, const char *sql, hd_err *err) {
         }
         return HD_OK;
     }
+    if (c->begin_pending) { /* a script runs inside the transaction: begin it first */
+        PGresult *b = PQexec(c->pg, c->begin_pending);
+        c->begin_pending = NULL;
+        if (PQresultStatus(b) != PGRES_COMMAND_OK) {
+            hd_rc rc = hd__pg_error(err, b, c->pg, "begin");
+            PQclear(b);
+            return rc;
+        }
+        PQclear(b);
+    }
     PGresult *res = PQexec(c->pg, sql);
     ExecStatusType s = PQresultStatus(res);
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
