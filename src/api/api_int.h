@@ -27,6 +27,7 @@ typedef struct hd_req {
     hd_user user;  /* when is_user is true: a console session */
     bool is_user;
     bool authed;
+    int64_t member_id; /* a member session (scope "member"): the customer */
     char csrf[48];
     const char *route_path; /* the matched pattern, for idempotency scope */
 } hd_req;
@@ -65,6 +66,7 @@ extern const hd_route_table hd_routes_auth;
 extern const hd_route_table hd_routes_core, hd_routes_ledger, hd_routes_rules;
 extern const hd_route_table hd_routes_catalog, hd_routes_coupons;
 extern const hd_route_table hd_routes_analytics;
+extern const hd_route_table hd_routes_member;
 extern const hd_route_table hd_routes_auctions, hd_routes_groupbuys, hd_routes_trials;
 extern const hd_route_table *const hd_route_tables[];
 extern const int hd_route_tables_count;

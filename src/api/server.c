@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
 #include "domain/events.h"
+#include "domain/members.h"
 #include "domain/users.h"
 #include "text/text.h"
 
@@ -209,6 +211,30 @@ static bool authenticate_session(hd_server *s, hd_req *r, const char *cookie, hd
     return true;
 }
 
+/* A member session (the member pages): routes with scope "member" accept
+ * the hd_member cookie and nothing else, and no other route accepts it. */
+static bool authenticate_member(hd_server *s, hd_req *r, hd_resp *w) {
+    const char *cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "hd_member");
+    hd_err err;
+    hd_rc rc = hd_member_session_check(s->d, cookie, &r->member_id, r->csrf, &err);
+    if (rc) {
+        if (rc == HD_EAUTH)
+            hd_resp_problem(w, 401, HD_EAUTH, "Cookie", "%s", err.msg);
+        else
+            hd_resp_error(w, &err);
+        return false;
+    }
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        const char *t = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-CSRF-Token");
+        if (!t || strlen(t) != strlen(r->csrf) || sodium_memcmp(t, r->csrf, strlen(t)) != 0) {
+            hd_resp_problem(w, 403, HD_EFORBIDDEN, "X-CSRF-Token",
+                            "missing or wrong CSRF token: send the one /v1/member/me returns");
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (!h) {
@@ -386,10 +412,16 @@ static bool serve_static(hd_server *s, hd_req *r, hd_resp *w) {
     char file[1024];
     bool dir = path[plen - 1] == '/';
     snprintf(file, sizeof file, "%s%s%s", s->o.web_root, path, dir ? "index.html" : "");
-    FILE *f = fopen(file, "rb");
+    struct stat fst;
+    FILE *f = stat(file, &fst) == 0 && S_ISREG(fst.st_mode) ? fopen(file, "rb") : NULL;
     if (!f && !dir && !strchr(strrchr(path, '/'), '.')) {
         /* /m or /customers/123 in a single-page app: its index */
         snprintf(file, sizeof file, "%s%s/index.html", s->o.web_root, path);
+        f = fopen(file, "rb");
+    }
+    if (!f && strncmp(path, "/m/", 3) == 0 && !strchr(strrchr(path, '/'), '.')) {
+        /* the member pages are one page: /m/g/<code> and the like load its index */
+        snprintf(file, sizeof file, "%s/m/index.html", s->o.web_root);
         f = fopen(file, "rb");
     }
     if (!f) return false;
@@ -485,7 +517,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_resp(s, r, &w);
     }
     r->route_path = rt->path;
-    if (rt->scope) {
+    if (rt->scope && strcmp(rt->scope, "member") == 0) {
+        if (!authenticate_member(s, r, &w)) return send_resp(s, r, &w);
+    } else if (rt->scope) {
         if (!authenticate(s, r, &w)) return send_resp(s, r, &w);
         r->authed = true;
         bool auth_only = strcmp(rt->scope, "auth") == 0;

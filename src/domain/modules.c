@@ -7,6 +7,7 @@
 #include "domain/domain.h"
 #include "domain/groupbuys.h"
 #include "domain/ledger.h"
+#include "domain/members.h"
 #include "domain/rules.h"
 #include "domain/tiers.h"
 #include "domain/trials.h"
@@ -27,11 +28,13 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     if (!rc) rc = hd_domain_add_job(d, "groupbuys", hd_groupbuy_job, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "trials", hd_trial_job, NULL, err);
     if (!rc) rc = hd_analytics_init(d, err);
+    if (!rc) rc = hd_members_init(d, err);
     if (rc) hd_domain_close(d);
     return rc;
 }
 
 void hd_domain_close(hd_domain *d) {
+    hd_members_close(d);
     hd_analytics_close(d);
     hd_rules_free(d);
     hd_ledger_free(d);
