@@ -295,7 +295,7 @@ static int sku_index(const char *code) {
 
 static void add_line(json_t *lines, int s, int qty, bool promo, int64_t *total) {
     int64_t amount = CATALOG[s].price_fen * qty;
-    if (promo) amount = amount * 85 / 100; /* the sales-day discount */
+    if (promo) amount = amount * 85 / 100; /* the campaign discount */
     json_t *l = json_object();
     json_object_set_new(l, "sku", json_string(CATALOG[s].code));
     json_object_set_new(l, "name", json_string(CATALOG[s].name));
@@ -483,8 +483,11 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
         at = at_shopping_hour(&r, at);
         if (at < t0) at = t0 + 60000;
         if (at > end) at = end;
-        bool promo = false;
-        if (rng_chance(&r, 0.35)) at = promo_snap(at, t0, &promo);
+        /* a discounted order, moved to a sales day when one is near: whether
+         * it is discounted comes from the seed alone, so amounts do not
+         * depend on today's date, only times do */
+        bool promo = rng_chance(&r, 0.35), sales_day = false;
+        if (promo) at = promo_snap(at, t0, &sales_day);
         const char *tp = rng_chance(&r, 0.75) ? buy_tp : (rng_chance(&r, 0.5) ? "app" : "web");
         /* look before buying: views in the hours before, on the same touchpoint */
         int first =
@@ -529,7 +532,7 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
         json_object_set_new(p, "amount", json_integer(total));
         json_object_set_new(p, "currency", json_string("CNY"));
         json_object_set_new(p, "lines", lines);
-        if (promo) json_object_set_new(p, "campaign", json_string("大促"));
+        if (promo) json_object_set_new(p, "campaign", json_string(sales_day ? "大促" : "会员日"));
         event_new(gc, "order.paid", tp, at, p, KEY());
         int64_t later = at + DAY_MS + (int64_t)rng_below(&r, (uint32_t)(13 * DAY_MS));
         if (later > end) later = at + (end - at) / 2;

@@ -32,6 +32,8 @@ static void usage(FILE *f) {
           "  user       add console users\n"
           "  tick       run scheduled jobs once (expiries, timeouts, closes)\n"
           "  demo       fill a store with realistic Chinese demo data\n"
+          "  import     customers or orders from CSV files\n"
+          "  export     customers or events as CSV or JSON lines\n"
           "  check      verify every ledger invariant over the store\n"
           "  analyze    analytics on CSV files: clv, rfm, rules, itemsets\n"
           "\n"
@@ -424,6 +426,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0) return cmd_user(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0) return hd_cli_demo(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0) return hd_cli_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return hd_cli_export(argc - 1, argv + 1);
     if (strcmp(cmd, "analyze") == 0) {
         const char *what = argc > 2 ? argv[2] : "";
         if (strcmp(what, "clv") == 0 || strcmp(what, "rfm") == 0)
