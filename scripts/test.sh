@@ -35,10 +35,12 @@ count() {
 }
 
 # one throw-away PostgreSQL for every test that needs it
-pgdir="$(pwd)/$log/pg"
-if HUDONG_TEST_PG=$(sh scripts/pg.sh start "$pgdir"); then
+# in /tmp, not the checkout: the postgres user must be able to reach it
+pgdir=$(mktemp -d /tmp/hudong-test-pg.XXXXXX)
+chmod 755 "$pgdir"
+if HUDONG_TEST_PG=$(sh scripts/pg.sh start "$pgdir/db"); then
     export HUDONG_TEST_PG
-    trap 'sh scripts/pg.sh stop "$pgdir"' EXIT
+    trap 'sh scripts/pg.sh stop "$pgdir/db"; rm -rf "$pgdir"' EXIT
 else
     echo "---- could not start PostgreSQL"
     failed=$((failed + 1))
