@@ -269,48 +269,52 @@ static char *header_norm(const char *s) {
 }
 
 /* Known columns under their English names and the Chinese headers people
- * actually export from spreadsheets and shop back ends. */
+ * actually export from spreadsheets and shop back ends; 'c' customers files
+ * only, 'o' orders files only, 'b' both. */
 static const struct {
+    char kind;
     const char *alias, *name;
 } ALIASES[] = {
-    {"姓名", "name"},
-    {"名字", "name"},
-    {"客户姓名", "name"},
-    {"手机", "phone"},
-    {"手机号", "phone"},
-    {"手机号码", "phone"},
-    {"电话", "phone"},
-    {"mobile", "phone"},
-    {"邮箱", "email"},
-    {"电子邮件", "email"},
-    {"e-mail", "email"},
-    {"mail", "email"},
-    {"城市", "city"},
-    {"标签", "tags"},
-    {"tag", "tags"},
-    {"订单号", "order_id"},
-    {"订单编号", "order_id"},
-    {"order", "order_id"},
-    {"客户id", "customer_id"},
-    {"customer", "customer_id"},
-    {"下单时间", "occurred_at"},
-    {"时间", "occurred_at"},
-    {"日期", "occurred_at"},
-    {"date", "occurred_at"},
-    {"time", "occurred_at"},
-    {"商品编码", "sku"},
-    {"商品", "sku"},
-    {"品类", "category"},
-    {"类目", "category"},
-    {"数量", "qty"},
-    {"quantity", "qty"},
-    {"金额", "amount"},
-    {"渠道", "touchpoint"},
+    {'c', "姓名", "name"},
+    {'c', "名字", "name"},
+    {'c', "客户姓名", "name"},
+    {'b', "手机", "phone"},
+    {'b', "手机号", "phone"},
+    {'b', "手机号码", "phone"},
+    {'b', "电话", "phone"},
+    {'b', "mobile", "phone"},
+    {'b', "邮箱", "email"},
+    {'b', "电子邮件", "email"},
+    {'b', "e-mail", "email"},
+    {'b', "mail", "email"},
+    {'c', "城市", "city"},
+    {'c', "标签", "tags"},
+    {'c', "tag", "tags"},
+    {'o', "订单号", "order_id"},
+    {'o', "订单编号", "order_id"},
+    {'o', "order", "order_id"},
+    {'o', "客户id", "customer_id"},
+    {'o', "customer", "customer_id"},
+    {'o', "下单时间", "occurred_at"},
+    {'o', "时间", "occurred_at"},
+    {'o', "日期", "occurred_at"},
+    {'o', "date", "occurred_at"},
+    {'o', "time", "occurred_at"},
+    {'o', "商品编码", "sku"},
+    {'o', "商品", "sku"},
+    {'o', "品类", "category"},
+    {'o', "类目", "category"},
+    {'o', "数量", "qty"},
+    {'o', "quantity", "qty"},
+    {'o', "金额", "amount"},
+    {'o', "渠道", "touchpoint"},
 };
 
-static const char *canonical(const char *h) {
+static const char *canonical(const char *h, bool orders) {
     for (size_t i = 0; i < sizeof ALIASES / sizeof ALIASES[0]; i++)
-        if (strcmp(ALIASES[i].alias, h) == 0) return ALIASES[i].name;
+        if (strcmp(ALIASES[i].alias, h) == 0 &&
+            (ALIASES[i].kind == 'b' || ALIASES[i].kind == (orders ? 'o' : 'c')))
+            return ALIASES[i].name;
     return h;
 }
 
@@ -340,7 +344,7 @@ static int read_header(imp *im) {
     for (int i = 0; i < im->ncols; i++) {
         char *h = header_norm(hd_csv_field(im->csv, i, NULL));
         if (!h) return 2;
-        const char *c = canonical(h);
+        const char *c = canonical(h, strcmp(im->cmd, "orders") == 0);
         if (c != h) {
             char *d = strdup(c);
             free(h);
@@ -375,8 +379,10 @@ static int next_record(imp *im) {
         if (got < 0) {
             im->rows++;
             if (strstr(err.msg, "GBK")) {
+                pthread_mutex_lock(&im->mu);
                 progress_clear(im);
                 fprintf(stderr, "hudong import: %s: %s\n", im->path, err.msg);
+                pthread_mutex_unlock(&im->mu);
                 return 2;
             }
             /* err.msg starts with "line N: " already */

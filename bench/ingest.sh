@@ -1,0 +1,112 @@
+#!/bin/sh
+# bench/ingest.sh - event ingestion next to its floors, in one run:
+#   (a) POST /v1/events/batch (1,000 events a call, 2 client threads, full
+#       processing) vs the same rows inserted straight into SQLite (the ceiling)
+#   (b) POST /v1/events one at a time vs a libmicrohttpd hello-world with the
+#       same thread pool, the same client and concurrency: rate, p50, p99
+#   (c) `hudong import orders` of a generated 1,000,000-line file
+# Targets: (a) >= 25% of the ceiling, (b) >= 30% of hello, (c) < 20 s.
+#
+# usage: sh bench/ingest.sh            (builds with make first)
+#   EVENTS=200000 REQUESTS=20000 CONCURRENCY=16 LINES=1000000 to change sizes;
+#   HUDONG, INGEST, HELLO to use other binaries; SKIP_BUILD=1 to not build.
+set -eu
+cd "$(dirname "$0")/.."
+EVENTS=${EVENTS:-200000}
+REQUESTS=${REQUESTS:-20000}
+CONCURRENCY=${CONCURRENCY:-16}
+LINES=${LINES:-1000000}
+HUDONG=${HUDONG:-./hudong}
+INGEST=${INGEST:-build/rel/bench/ingest}
+HELLO=${HELLO:-build/rel/bench/hello}
+if [ -z "${SKIP_BUILD:-}" ]; then
+    make -s hudong build/rel/bench/ingest build/rel/bench/hello >/dev/null
+fi
+
+work=$(mktemp -d /tmp/hudong-bench-ingest.XXXXXX)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# serve DB: starts hudong on a fresh store, sets $url and $key
+serve() {
+    db=$1
+    key=$("$HUDONG" apikey create --db "$db" --name bench | tail -n 1)
+    "$HUDONG" serve --db "$db" --listen 127.0.0.1:0 --log-level error 2>"$db.log" &
+    spid=$!
+    pids="$pids $spid"
+    port=""
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*serving on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$db.log")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { echo "server did not start:"; cat "$db.log"; exit 1; }
+    url="http://127.0.0.1:$port"
+}
+
+stop() { # stop PID: SIGTERM and wait (only processes this script started)
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+field() { # field NAME LINE
+    echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+echo "hudong ingest benchmark - $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# (a) batch API vs the SQLite ceiling
+serve "$work/a.db"
+a_api=$("$INGEST" batch --url "$url" --key "$key" --events "$EVENTS" --threads 2 | grep '^result:')
+stop "$spid"
+a_ceil=$("$INGEST" ceiling --db "$work/ceil.db" --events "$EVENTS" | grep '^result:')
+
+# (b) single events vs hello-world, same client
+serve "$work/b.db"
+b_api=$("$INGEST" single --url "$url" --key "$key" --requests "$REQUESTS" \
+    --concurrency "$CONCURRENCY" | grep '^result:')
+stop "$spid"
+"$HELLO" 0 >"$work/hello.out" &
+hpid=$!
+pids="$pids $hpid"
+for _ in $(seq 50); do grep -q '^port' "$work/hello.out" 2>/dev/null && break; sleep 0.1; done
+hport=$(sed -n 's/^port //p' "$work/hello.out")
+b_hello=$("$INGEST" single --url "http://127.0.0.1:$hport" --requests "$REQUESTS" \
+    --concurrency "$CONCURRENCY" | grep '^result:')
+stop "$hpid"
+
+# (c) import of a million order lines
+"$INGEST" gen-orders --output "$work/orders.csv" --lines "$LINES" >/dev/null
+t0=$(date +%s.%N)
+"$HUDONG" import orders "$work/orders.csv" --db "$work/c.db" >"$work/import.out" 2>"$work/import.err"
+t1=$(date +%s.%N)
+c_secs=$(echo "$t1 - $t0" | bc)
+c_orders=$(sed -n 's/.*imported *[0-9]* (\([0-9]*\) orders).*/\1/p' "$work/import.out")
+
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+pct() { echo "scale=1; 100 * $1 / $2" | bc; }
+ra=$(field rate "$a_api"); rc=$(field rate "$a_ceil")
+rb=$(field rate "$b_api"); rh=$(field rate "$b_hello")
+printf '%-44s %12s %10s %10s\n' "measurement" "rate/s" "p50 ms" "p99 ms"
+printf '%-44s %12s %10s %10s\n' "(a) POST /v1/events/batch, 1000/call, 2 thr" "$ra" - -
+printf '%-44s %12s %10s %10s\n' "    sqlite3 ceiling, same rows, 1000/txn" "$rc" - -
+printf '%-44s %12s\n' "    batch / ceiling (target >= 25%)" "$(pct "$ra" "$rc")%"
+printf '%-44s %12s %10s %10s\n' "(b) POST /v1/events, concurrency $CONCURRENCY" "$rb" \
+    "$(field p50_ms "$b_api")" "$(field p99_ms "$b_api")"
+printf '%-44s %12s %10s %10s\n' "    libmicrohttpd hello, same client" "$rh" \
+    "$(field p50_ms "$b_hello")" "$(field p99_ms "$b_hello")"
+printf '%-44s %12s\n' "    events / hello (target >= 30%)" "$(pct "$rb" "$rh")%"
+printf '%-44s %12s\n' "(c) hudong import orders, $LINES lines" "${c_secs}s"
+printf '%-44s %12s\n' "    orders imported; target < 20 s" "$c_orders"
+echo
+echo "raw: $a_api"
+echo "raw: $a_ceil"
+echo "raw: $b_api"
+echo "raw: $b_hello"
