@@ -442,6 +442,14 @@ static hd_rc transition_cb(hd_conn *c, void *vctx, hd_err *err) {
     snprintf(type, sizeof type, "%s",
              json_string_value(json_object_get(json_object_get(cur, "reward"), "type")));
     bool physical = strcmp(type, "physical") == 0;
+    const char *source = json_string_value(json_object_get(cur, "source"));
+    if (strcmp(tx->action, "cancel") == 0 && source && strcmp(source, "instalment") == 0) {
+        json_decref(cur);
+        return hd_err_set(err, HD_ESTATE, "source",
+                          "order %lld belongs to an instalment plan: cancel the plan (POST "
+                          "/v1/instalments/{id}/cancel), which also releases its held points",
+                          (long long)tx->id);
+    }
     json_decref(cur);
     int64_t now = hd_now(tx->d), n = 0;
     if (strcmp(tx->action, "cancel") == 0) {

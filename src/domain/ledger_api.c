@@ -729,8 +729,10 @@ hd_rc hd_ledger_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {
 hd_rc hd_ledger_on_merge(hd_conn *c, hd_domain *d, int64_t survivor, int64_t loser, void *arg,
                          hd_err *err) {
     (void)arg;
-    /* The loser's points move to the survivor by transfer (so the books show
-     * it), its lots follow with their expiry dates, its limit is kept if higher. */
+    /* Everything of the loser's accounts moves to the survivor's: open holds
+     * (their transfers and pending totals), lots with their expiry dates, the
+     * posted balance by a transfer (so the books show it), and the higher of
+     * the two credit limits. The loser's account stays, closed, for history. */
     static const char *const cur[] = {"points", "growth"};
     for (int k = 0; k < 2; k++) {
         int64_t lacc;
@@ -739,46 +741,70 @@ hd_rc hd_ledger_on_merge(hd_conn *c, hd_domain *d, int64_t survivor, int64_t los
         if (!lacc) continue;
         int64_t sacc;
         if ((rc = hd_ledger_account_in(c, d, survivor, cur[k], &sacc, err))) return rc;
+        hd_val lp[2] = {hd_vint(sacc), hd_vint(lacc)};
+        static const char *const moves[] = {
+            "UPDATE transfers SET debit_id = ? WHERE debit_id = ? AND status = 'pending'",
+            "UPDATE transfers SET credit_id = ? WHERE credit_id = ? AND status = 'pending'",
+            "UPDATE lots SET account_id = ? WHERE account_id = ?",
+            /* pending totals and the limit, from the loser's row */
+            "UPDATE accounts SET debits_pending = debits_pending + (SELECT l.debits_pending FROM "
+            "accounts l WHERE l.id = ?2), credits_pending = credits_pending + (SELECT "
+            "l.credits_pending FROM accounts l WHERE l.id = ?2), credit_limit = CASE WHEN "
+            "(SELECT l.credit_limit FROM accounts l WHERE l.id = ?2) > credit_limit THEN (SELECT "
+            "l.credit_limit FROM accounts l WHERE l.id = ?2) ELSE credit_limit END WHERE id = ?1",
+            NULL};
+        for (const char *const *m = moves; *m; m++)
+            if ((rc = hd_exec(c, *m, lp, 2, NULL, err))) return rc;
+        if ((rc = hd_exec(c,
+                          "UPDATE accounts SET debits_pending = 0, credits_pending = 0, kind = "
+                          "'merged' WHERE id = ?",
+                          &lp[1], 1, NULL, err)))
+            return rc;
         int64_t bal;
         if ((rc = hd_ledger_balance_in(c, lacc, &bal, NULL, err))) return rc;
-        hd_val lp[2] = {hd_vint(sacc), hd_vint(lacc)};
-        if (k == 0 && (rc = hd_exec(c, "UPDATE lots SET account_id = ? WHERE account_id = ?", lp, 2,
-                                    NULL, err)))
-            return rc;
-        /* the loser's account stays for the books; names resolve to the survivor */
-        if ((rc = hd_exec(c, "UPDATE accounts SET kind = 'merged' WHERE id = ?", &lp[1], 1, NULL,
-                          err)))
-            return rc;
-        if (bal == 0) continue;
-        char key[80], lname[64], sname[64], ref[64];
-        snprintf(key, sizeof key, "merge:%lld:%lld:%s", (long long)loser, (long long)survivor,
-                 cur[k]);
-        snprintf(lname, sizeof lname, "customer:%lld%s", (long long)loser, k ? ":growth" : "");
-        snprintf(sname, sizeof sname, "customer:%lld%s", (long long)survivor, k ? ":growth" : "");
-        snprintf(ref, sizeof ref, "merge:%lld", (long long)loser);
-        /* Move by account id, not name: the loser's name no longer resolves
-         * (hd_ledger_account_in follows the merge). */
-        int64_t amount = bal > 0 ? bal : -bal;
-        int64_t from = bal > 0 ? lacc : sacc, to = bal > 0 ? sacc : lacc;
-        int64_t id = hd_id_next(d->ids), now = hd_now(d);
-        hd_val a[2] = {hd_vint(amount), hd_vint(from)};
-        hd_val b[2] = {hd_vint(amount), hd_vint(to)};
-        if ((rc = hd_exec(c, "UPDATE accounts SET debits_posted = debits_posted + ? WHERE id = ?",
-                          a, 2, NULL, err)) ||
-            (rc = hd_exec(c, "UPDATE accounts SET credits_posted = credits_posted + ? WHERE id = ?",
-                          b, 2, NULL, err)))
-            return rc;
-        hd_val t[9] = {hd_vint(id),       hd_vtext(key), hd_vtext("merge"),
-                       hd_vint(from),     hd_vint(to),   hd_vint(amount),
-                       hd_vtext("merge"), hd_vtext(ref), hd_vint(now)};
+        if (bal != 0) {
+            char key[80], ref[64];
+            snprintf(key, sizeof key, "merge:%lld:%lld:%s", (long long)loser, (long long)survivor,
+                     cur[k]);
+            snprintf(ref, sizeof ref, "merge:%lld", (long long)loser);
+            /* by account id: the loser's name now resolves to the survivor */
+            int64_t amount = bal > 0 ? bal : -bal;
+            int64_t from = bal > 0 ? lacc : sacc, to = bal > 0 ? sacc : lacc;
+            hd_val a[2] = {hd_vint(amount), hd_vint(from)};
+            hd_val b2[2] = {hd_vint(amount), hd_vint(to)};
+            if ((rc = hd_exec(c,
+                              "UPDATE accounts SET debits_posted = debits_posted + ? WHERE id = ?",
+                              a, 2, NULL, err)) ||
+                (rc = hd_exec(
+                     c, "UPDATE accounts SET credits_posted = credits_posted + ? WHERE id = ?", b2,
+                     2, NULL, err)))
+                return rc;
+            hd_val t[9] = {hd_vint(hd_id_next(d->ids)),
+                           hd_vtext(key),
+                           hd_vtext("merge"),
+                           hd_vint(from),
+                           hd_vint(to),
+                           hd_vint(amount),
+                           hd_vtext("merge"),
+                           hd_vtext(ref),
+                           hd_vint(hd_now(d))};
+            if ((rc = hd_exec(c,
+                              "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, "
+                              "amount, code, reference, status, created_at) VALUES (?, ?, ?, ?, ?, "
+                              "?, ?, ?, 'posted', ?)",
+                              t, 9, NULL, err)))
+                return rc;
+        }
+        /* two people's usage under one limit may exceed it: record that the
+         * merge, not a transfer, did it (hudong check reads limit_excess) */
+        hd_val s1 = hd_vint(sacc);
         if ((rc = hd_exec(c,
-                          "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, "
-                          "amount, code, reference, status, created_at) VALUES (?, ?, ?, ?, ?, ?, "
-                          "?, ?, 'posted', ?)",
-                          t, 9, NULL, err)))
+                          "UPDATE accounts SET limit_excess = CASE WHEN debits_posted + "
+                          "debits_pending - credits_posted - credit_limit > limit_excess THEN "
+                          "debits_posted + debits_pending - credits_posted - credit_limit ELSE "
+                          "limit_excess END WHERE id = ?",
+                          &s1, 1, NULL, err)))
             return rc;
-        (void)lname;
-        (void)sname;
     }
     return HD_OK;
 }

@@ -4,8 +4,10 @@
 #include "domain/analytics_api.h"
 #include "domain/auctions.h"
 #include "domain/catalog.h"
+#include "domain/credit.h"
 #include "domain/domain.h"
 #include "domain/groupbuys.h"
+#include "domain/instalments.h"
 #include "domain/ledger.h"
 #include "domain/members.h"
 #include "domain/rules.h"
@@ -27,6 +29,10 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     if (!rc) rc = hd_domain_add_job(d, "auctions", hd_auction_job, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "groupbuys", hd_groupbuy_job, NULL, err);
     if (!rc) rc = hd_domain_add_job(d, "trials", hd_trial_job, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "instalments", hd_instalment_job, NULL, err);
+    if (!rc) rc = hd_domain_add_job(d, "credit", hd_credit_job, NULL, err);
+    if (!rc) rc = hd_domain_add_merge_hook(d, hd_instalment_on_merge, NULL, err);
+    if (!rc) rc = hd_domain_add_merge_hook(d, hd_credit_on_merge, NULL, err);
     if (!rc) rc = hd_analytics_init(d, err);
     if (!rc) rc = hd_members_init(d, err);
     if (rc) hd_domain_close(d);

@@ -419,11 +419,68 @@ static void test_kill9_during_storm(void **state) {
     free(id);
 }
 
+static void test_merge_moves_holds_and_lots(void **state) {
+    (void)state;
+    ht_server s;
+    ht_start(&s, false);
+    /* the older customer has 100 points; the newer 500 with a hold of 300 */
+    ht_resp r = ht_post(&s, "/v1/customers", "{\"phone\":\"13866660001\"}");
+    char older[32];
+    snprintf(older, sizeof older, "%s", ht_str(r.json, "id"));
+    ht_free(&r);
+    r = ht_post(&s, "/v1/customers", "{\"email\":\"merge@example.com\"}");
+    char newer[32];
+    snprintf(newer, sizeof newer, "%s", ht_str(r.json, "id"));
+    ht_free(&r);
+    char ao[64], an[64];
+    snprintf(ao, sizeof ao, "customer:%s", older);
+    snprintf(an, sizeof an, "customer:%s", newer);
+    r = xfer(&s, "m1", "system:issuance", ao, 100, NULL);
+    ht_free(&r);
+    r = xfer(&s, "m2", "system:issuance", an, 500, NULL);
+    ht_free(&r);
+    r = xfer(&s, "m3", an, "system:redemption", 300, "\"pending\":true");
+    char hold[96];
+    snprintf(hold, sizeof hold, "/v1/transfers/%s/void", ht_str(r.json, "id"));
+    ht_free(&r);
+    /* an event naming both merges them into the older */
+    r = ht_post(&s, "/v1/events",
+                "{\"type\":\"page.view\",\"customer\":{\"phone\":\"13866660001\",\"email\":"
+                "\"merge@example.com\"}}");
+    assert_int_equal(r.status, 201);
+    ht_free(&r);
+    expect_check_ok(&s);
+    json_t *p = points(&s, older);
+    assert_int_equal(ht_int(p, "balance"), 600);
+    assert_int_equal(ht_int(p, "pending"), 300);
+    assert_int_equal(ht_int(p, "available"), 300);
+    json_decref(p);
+    /* the hold now lives on the survivor: voiding it frees the points there */
+    r = ht_post(&s, hold, NULL);
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    p = points(&s, older);
+    assert_int_equal(ht_int(p, "available"), 600);
+    json_decref(p);
+    /* transfers naming the merged customer reach the survivor */
+    r = xfer(&s, "m4", an, "system:redemption", 50, NULL);
+    assert_int_equal(r.status, 201);
+    char want[64];
+    snprintf(want, sizeof want, "customer:%s", older);
+    assert_string_equal(ht_str(r.json, "debit"), want);
+    ht_free(&r);
+    expect_check_ok(&s);
+    ht_stop(&s, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transfers_holds_and_errors), cmocka_unit_test(test_batches),
-        cmocka_unit_test(test_program_and_expiry),         cmocka_unit_test(test_race_two_nodes),
+        cmocka_unit_test(test_transfers_holds_and_errors),
+        cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_program_and_expiry),
+        cmocka_unit_test(test_race_two_nodes),
         cmocka_unit_test(test_kill9_during_storm),
+        cmocka_unit_test(test_merge_moves_holds_and_lots),
     };
     return cmocka_run_group_tests_name(ht_store(), tests, NULL, NULL);
 }
