@@ -42,5 +42,10 @@ int hd_cli_demo(int argc, char **argv);
 /* Fills an empty store with demo data; used by `demo` and `serve --demo`.
  * Progress goes to progress (may be NULL). */
 hd_rc hd_demo_fill(hd_domain *d, int customers, unsigned seed, FILE *progress, hd_err *err);
+/* The demo's points programme: tiers and rules before the events; the
+ * catalog, a special, an auction, a group buy, a trial, coupons, instalment
+ * plans and overdraft after them (src/cli/demo_points.c). */
+hd_rc hd_demo_points_before(hd_domain *d, hd_err *err);
+hd_rc hd_demo_points_after(hd_domain *d, hd_err *err);
 
 #endif

@@ -664,6 +664,7 @@ hd_rc hd_demo_fill(hd_domain *d, int customers, unsigned seed, FILE *progress, h
     if (rc) return rc;
     if (cc.n > 0) return HD_OK; /* not empty: the demo never touches real data */
     if ((rc = add_touchpoints(d, err))) return rc;
+    if ((rc = hd_demo_points_before(d, err))) return rc;
 
     gen_ctx g = {seed, hd_now(d), hd_now(d) - DEMO_SPAN_MS};
     batch b = {.d = d, .cap = 64};
@@ -706,6 +707,7 @@ hd_rc hd_demo_fill(hd_domain *d, int customers, unsigned seed, FILE *progress, h
     for (int k = 0; k < b.n; k++) gen_customer_free(&b.cs[k]);
     free(b.cs);
     if (rc) return rc;
+    if ((rc = hd_demo_points_after(d, err))) return rc;
     if (progress)
         fprintf(progress, "demo: loaded %d customers and %lld events in %.1f s\n", customers,
                 (long long)events, (double)(hd_mono_ms() - t0) / 1000.0);
