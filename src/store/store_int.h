@@ -48,6 +48,7 @@ typedef struct write_job {
     hd_err *err;
     hd_rc rc;
     bool done;
+    pthread_cond_t cv; /* signalled when done: only this job's caller wakes */
     struct write_job *next;
 } write_job;
 
@@ -62,9 +63,12 @@ struct hd_store {
     hd_conn *writer;
     pthread_t writer_thread;
     bool writer_running;
+    /* SQLite: checkpoints run beside the writer, not inside its commits */
+    pthread_t checkpoint_thread;
+    bool checkpoint_running;
+    hd_conn *checkpointer;
     bool stopping;
     pthread_cond_t cv_work; /* jobs were queued */
-    pthread_cond_t cv_done; /* a batch finished */
     write_job *head, *tail;
     int batch_max;
     /* fault injection */

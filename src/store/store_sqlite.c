@@ -7,6 +7,7 @@
  * wakes the callers. One fsync then covers many requests. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -40,6 +41,7 @@ static hd_conn *conn_open(hd_store *st, const char *path, bool writer, hd_err *e
     }
     sqlite3_busy_timeout(c->db, 10000);
     const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                   "PRAGMA wal_autocheckpoint=0; "
                                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
                                    ""
                                  : "PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; "
@@ -73,6 +75,26 @@ void hd__conn_clear_cache(hd_conn *c) {
 
 static void *writer_main(void *arg);
 
+/* Copies the WAL back into the database every 200 ms on its own
+ * connection (PASSIVE: never blocks the writer or readers), so the writer's
+ * commits stay short; with autocheckpoint they would each now and then pay
+ * for a checkpoint and its fsync. */
+static void *checkpoint_main(void *arg) {
+    hd_store *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        bool stop = st->stopping;
+        pthread_mutex_unlock(&st->mu);
+        if (stop) break;
+        int log = 0, done = 0;
+        sqlite3_wal_checkpoint_v2(st->checkpointer->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                  &done);
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err) {
     hd_store *st = calloc(1, sizeof *st);
     if (!st) {
@@ -84,7 +106,6 @@ hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err)
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv_conn, NULL);
     pthread_cond_init(&st->cv_work, NULL);
-    pthread_cond_init(&st->cv_done, NULL);
     st->batch_max = o->batch_max > 0 ? o->batch_max : 256;
     bool mem = strcmp(path, ":memory:") == 0;
     /* an in-memory database is private to its connection: use one shared cache */
@@ -102,6 +123,15 @@ hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err)
         goto fail;
     }
     st->writer_running = true;
+    if (!mem) {
+        st->checkpointer = conn_open(st, p, false, err);
+        if (!st->checkpointer) goto fail;
+        if (pthread_create(&st->checkpoint_thread, NULL, checkpoint_main, st) != 0) {
+            hd_err_set(err, HD_ESTORE, "", "cannot start the checkpoint thread");
+            goto fail;
+        }
+        st->checkpoint_running = true;
+    }
     return st;
 fail:
     hd__sq_close(st);
@@ -116,13 +146,24 @@ void hd__sq_close(hd_store *st) {
         pthread_mutex_unlock(&st->mu);
         pthread_join(st->writer_thread, NULL);
     }
+    if (st->checkpoint_running) {
+        pthread_mutex_lock(&st->mu);
+        st->stopping = true;
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->checkpoint_thread, NULL);
+    }
+    if (st->checkpointer) {
+        /* a last full checkpoint leaves a tidy database file behind */
+        sqlite3_wal_checkpoint_v2(st->checkpointer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                  NULL);
+        conn_close(st->checkpointer);
+    }
     for (int i = 0; i < st->nconns; i++) conn_close(st->conns[i]);
     free(st->conns);
     conn_close(st->writer);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv_conn);
     pthread_cond_destroy(&st->cv_work);
-    pthread_cond_destroy(&st->cv_done);
     free(st->url);
     free(st);
 }
@@ -221,8 +262,8 @@ static void *writer_main(void *arg) {
                 if (j->err) *j->err = berr;
             }
             j->done = true;
+            pthread_cond_signal(&j->cv);
         }
-        pthread_cond_broadcast(&st->cv_done);
         pthread_mutex_unlock(&st->mu);
     }
     return NULL;
@@ -230,7 +271,7 @@ static void *writer_main(void *arg) {
 
 hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
     hd_err local;
-    write_job j = {fn, ctx, err ? err : &local, HD_OK, false, NULL};
+    write_job j = {fn, ctx, err ? err : &local, HD_OK, false, PTHREAD_COND_INITIALIZER, NULL};
     pthread_mutex_lock(&st->mu);
     if (st->stopping) {
         pthread_mutex_unlock(&st->mu);
@@ -244,8 +285,9 @@ hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
         st->head = &j; // cppcheck-suppress autoVariables
     st->tail = &j;     // cppcheck-suppress autoVariables
     pthread_cond_signal(&st->cv_work);
-    while (!j.done) pthread_cond_wait(&st->cv_done, &st->mu);
+    while (!j.done) pthread_cond_wait(&j.cv, &st->mu);
     pthread_mutex_unlock(&st->mu);
+    pthread_cond_destroy(&j.cv);
     return j.rc;
 }
 
