@@ -65,10 +65,11 @@ typedef struct hd_route_table {
 extern const hd_route_table hd_routes_auth;
 extern const hd_route_table hd_routes_core, hd_routes_ledger, hd_routes_rules;
 extern const hd_route_table hd_routes_catalog, hd_routes_coupons;
+extern const hd_route_table hd_routes_auctions, hd_routes_groupbuys, hd_routes_trials;
 extern const hd_route_table hd_routes_analytics;
+extern const hd_route_table hd_routes_console;
 extern const hd_route_table hd_routes_member;
 extern const hd_route_table hd_routes_instalments, hd_routes_credit;
-extern const hd_route_table hd_routes_auctions, hd_routes_groupbuys, hd_routes_trials;
 extern const hd_route_table *const hd_route_tables[];
 extern const int hd_route_tables_count;
 

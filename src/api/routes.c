@@ -391,10 +391,10 @@ static const hd_route routes[] = {
 HD_ROUTE_TABLE(hd_routes_core, routes);
 
 const hd_route_table *const hd_route_tables[] = {
-    &hd_routes_auth,    &hd_routes_core,      &hd_routes_ledger,   &hd_routes_rules,
-    &hd_routes_catalog, &hd_routes_coupons,   &hd_routes_auctions, &hd_routes_groupbuys,
-    &hd_routes_trials,  &hd_routes_analytics, &hd_routes_member,   &hd_routes_instalments,
-    &hd_routes_credit};
+    &hd_routes_auth,        &hd_routes_core,      &hd_routes_ledger,   &hd_routes_rules,
+    &hd_routes_catalog,     &hd_routes_coupons,   &hd_routes_auctions, &hd_routes_groupbuys,
+    &hd_routes_trials,      &hd_routes_analytics, &hd_routes_console,  &hd_routes_member,
+    &hd_routes_instalments, &hd_routes_credit};
 const int hd_route_tables_count = (int)(sizeof hd_route_tables / sizeof hd_route_tables[0]);
 
 int hd_api_route_count(void) {

@@ -40,8 +40,8 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
 }
 
 void hd_domain_close(hd_domain *d) {
-    hd_members_close(d);
     hd_analytics_close(d);
+    hd_members_close(d);
     hd_rules_free(d);
     hd_ledger_free(d);
 }

@@ -152,8 +152,10 @@ export async function pageFetch(page, method, path, body) {
   }, [method, path, body === undefined ? null : body]);
 }
 
-// A viewport-sized screenshot (not the full page), for documentation.
+// A viewport-sized screenshot (not the full page), for documentation; a
+// passing notification (#toast) is hidden first.
 export async function shotView(page, name) {
+  await page.evaluate(() => document.getElementById('toast')?.setAttribute('hidden', ''));
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: false });
 }
 
@@ -185,10 +187,10 @@ export async function seedProgramme(client, { orders = 20, redemptions = 5 } = {
   return { rule, reward, customers };
 }
 
-// A 1280x800 page that gives up waiting after 15 s (a failing step fails
+// A 1280x800 page that gives up waiting after 20 s (a failing step fails
 // fast instead of eating the suite's time).
 export async function openPage(browser) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(20000);
   return page;
 }
