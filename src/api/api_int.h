@@ -92,6 +92,9 @@ bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int
                       int64_t *out, hd_resp *w);
 /* Who made the request, for the audit log: "key" or "user", id, name. */
 void hd_req_actor(const hd_req *r, const char **type, int64_t *id, const char **name);
+/* Drops every key this server has verified (its 5 s cache): after a
+ * revocation here a key stops at once; on other nodes within 5 s. */
+void hd_server_forget_keys(struct hd_server *s);
 /* A console agent sees phone numbers masked (138****8000). */
 bool hd_req_masks_phones(const hd_req *r);
 /* Masks the phone members of a customer object (or of each in a "data" list). */

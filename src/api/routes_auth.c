@@ -172,6 +172,7 @@ static void h_keys_revoke(hd_req *r, hd_resp *w) {
     if (!hd_req_id(r, 0, "API key", &id, w)) return;
     hd_err err;
     hd_rc rc = hd_apikey_revoke(r->d, id, &err);
+    hd_server_forget_keys(r->srv);
     if (rc)
         hd_resp_error(w, &err);
     else

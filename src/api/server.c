@@ -280,6 +280,12 @@ static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
     return true;
 }
 
+void hd_server_forget_keys(hd_server *s) {
+    pthread_mutex_lock(&s->mu);
+    memset(s->cache, 0, sizeof s->cache);
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- audit ---- */
 
 /* Every change made with a key or from the console is audited, except the

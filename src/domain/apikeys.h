@@ -21,7 +21,8 @@ hd_rc hd_apikey_create(hd_domain *d, const char *name, const char *const *scopes
 hd_rc hd_apikey_verify(hd_domain *d, const char *key, hd_apikey *out, hd_err *err);
 /* {"data":[{id, name, prefix, scopes, created_at, revoked_at}]} - never secrets. */
 hd_rc hd_apikey_list(hd_domain *d, json_t **out, hd_err *err);
-/* Revokes a key (it stops working within the servers' 5 s key cache). */
+/* Revokes a key: the server that revoked it forgets it at once, others
+ * within their 5 s key cache. */
 hd_rc hd_apikey_revoke(hd_domain *d, int64_t id, hd_err *err);
 /* Whether the key's scopes grant `scope` ("customers:read"); "area:write"
  * implies "area:read"; "*" grants all. */

@@ -61,6 +61,24 @@ static void test_auth(void **state) {
     r = ht_req(&S, "POST", "/v1/events", "{}", ro, NULL);
     ht_expect_problem(&r, 403, NULL);
     ht_free(&r);
+    /* a revoked key stops at once, though the server had just trusted it */
+    r = ht_get(&S, "/v1/apikeys");
+    assert_int_equal(r.status, 200);
+    json_t *keys = json_object_get(r.json, "data");
+    char del[64] = "";
+    for (size_t i = 0; i < json_array_size(keys); i++) {
+        const char *prefix = ht_str(json_array_get(keys, i), "prefix");
+        if (strncmp(ro + 3, prefix, strlen(prefix)) == 0)
+            snprintf(del, sizeof del, "/v1/apikeys/%s", ht_str(json_array_get(keys, i), "id"));
+    }
+    ht_free(&r);
+    assert_true(del[0]);
+    r = ht_delete(&S, del);
+    assert_true(r.status == 200 || r.status == 204);
+    ht_free(&r);
+    r = ht_req(&S, "GET", "/v1/customers", NULL, ro, NULL);
+    ht_expect_problem(&r, 401, "Authorization");
+    ht_free(&r);
     /* unknown route and wrong method */
     r = ht_get(&S, "/v1/nothing");
     ht_expect_problem(&r, 404, NULL);
