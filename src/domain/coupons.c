@@ -53,11 +53,17 @@ typedef struct tmpl {
     char *segment; /* owned */
 } tmpl;
 
-#define TMPL_COLS                                                                                  \
+/* The last column, coupons redeemed, counts rows: only what is shown needs
+ * it; claims and redemptions load the template without it (TMPL_RAW_COLS),
+ * or each would scan every coupon the template ever gave. */
+#define TMPL_COLS_(redeemed)                                                                       \
     "SELECT id, name_zh, name_en, kind, amount_off, percent_off, max_discount, min_spend, "        \
     "valid_from, valid_to, valid_days, claim_starts_at, claim_ends_at, per_customer, quantity, "   \
-    "given, segment, active, created_at, updated_at, (SELECT count(*) FROM coupons c WHERE "       \
-    "c.template_id = coupon_templates.id AND c.status = 'redeemed') FROM coupon_templates "
+    "given, segment, active, created_at, updated_at, " redeemed " FROM coupon_templates "
+#define TMPL_COLS                                                                                  \
+    TMPL_COLS_("(SELECT count(*) FROM coupons c WHERE c.template_id = coupon_templates.id AND "    \
+               "c.status = 'redeemed')")
+#define TMPL_RAW_COLS TMPL_COLS_("0")
 
 static void tmpl_read(hd_rows *r, tmpl *t) {
     t->id = hd_rows_int(r, 0);
@@ -138,7 +144,8 @@ static hd_rc tmpl_load(hd_conn *c, int64_t id, const char *field, json_t **out, 
                        hd_err *err) {
     hd_val p = hd_vint(id);
     hd_rows *r;
-    hd_rc rc = hd_query(c, TMPL_COLS "WHERE id = ?", &p, 1, &r, err);
+    hd_rc rc =
+        hd_query(c, out ? TMPL_COLS "WHERE id = ?" : TMPL_RAW_COLS "WHERE id = ?", &p, 1, &r, err);
     if (rc) return rc;
     int got = hd_rows_next(r, err);
     if (got == 1) {
