@@ -66,23 +66,6 @@ static void set_cookie(hd_req *r, hd_resp *w, const char *token) {
              over_tls(r) ? "; Secure" : "");
 }
 
-/* Idempotency scoped to the member and the route. */
-static bool member_idem(hd_req *r, hd_idem *im, char *scope, size_t cap, hd_resp *w) {
-    memset(im, 0, sizeof *im);
-    const char *k = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (!k) return true;
-    size_t n = strlen(k);
-    if (n == 0 || n > 200) {
-        hd_resp_problem(w, 400, HD_EINVAL, "Idempotency-Key", "must be 1 to 200 characters");
-        return false;
-    }
-    snprintf(scope, cap, "member:%lld %s %s", (long long)r->member_id, r->method, r->route_path);
-    im->scope = scope;
-    im->key = k;
-    hd_idem_hash(im, r->body.data ? r->body.data : "", r->body.len);
-    return true;
-}
-
 /* The member's body (which may be empty when optional) with only the allowed
  * fields, plus customer_id from the session. NULL with w filled on refusal. */
 static json_t *member_body(hd_req *r, hd_resp *w, const char *const *allowed, bool optional,
@@ -120,7 +103,7 @@ static void member_write(hd_req *r, hd_resp *w, const char *const *allowed, bool
     if (!in) return;
     hd_idem im;
     char scope[300];
-    if (member_idem(r, &im, scope, sizeof scope, w)) {
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
         hd_err err;
         int status = 0;
         json_t *out = NULL;

@@ -129,7 +129,12 @@ bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w
         hd_resp_problem(w, 400, HD_EINVAL, "Idempotency-Key", "must be 1 to 200 characters");
         return false;
     }
-    snprintf(scope_buf, cap, "key:%lld %s %s", (long long)r->key.id, r->method, r->route_path);
+    /* the key is the caller's own, and for this very resource: the same key
+     * sent to /v1/coupons/1/claim and /v1/coupons/2/claim is two requests */
+    size_t plen = strcspn(r->url, "?");
+    const char *who = r->member_id ? "member" : r->is_user ? "user" : "key";
+    int64_t id = r->member_id ? r->member_id : r->is_user ? r->user.id : r->key.id;
+    snprintf(scope_buf, cap, "%s:%lld %s %.*s", who, (long long)id, r->method, (int)plen, r->url);
     im->scope = scope_buf;
     im->key = k;
     hd_idem_hash(im, r->body.data ? r->body.data : "", r->body.len);

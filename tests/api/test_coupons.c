@@ -435,6 +435,18 @@ static void test_claim_rules(void **state) {
     assert_true(r.replayed);
     assert_string_equal(ht_str(r.json, "code"), code);
     ht_free(&r);
+    /* the same key and body on another template's claim is another request */
+    char *t2 = mk(&s, "/v1/coupons/templates",
+                  "{\"name\":{\"zh\":\"满减\",\"en\":\"Money off\"},\"discount\":{\"type\":"
+                  "\"amount\",\"amount\":300},\"validity\":{\"days\":3}}");
+    char p2[96];
+    snprintf(p2, sizeof p2, "/v1/coupons/%s/claim", t2);
+    r = ht_post_idem(&s, p2, body, "click-1");
+    assert_int_equal(r.status, 201);
+    assert_false(r.replayed);
+    assert_string_not_equal(ht_str(r.json, "code"), code);
+    ht_free(&r);
+    free(t2);
     claim_refused(&s, t, hz, 409, "limit", "limit_reached");
     r = claim(&s, t, vip);
     assert_int_equal(r.status, 201);
