@@ -184,34 +184,60 @@ static hd_rc otp_send_cb(hd_conn *c, void *vctx, hd_err *err) {
     otp_ctx *o = vctx;
     int64_t now = hd_now(o->d), changes = 0;
     o->retry_after_ms = 0;
-    /* the resend limit is a conditional UPDATE, so two nodes cannot both send */
-    hd_val u[5] = {hd_vtext(o->hash), hd_vint(now), hd_vint(now + HD_OTP_TTL_MS),
-                   hd_vtext(o->phone), hd_vint(now - HD_OTP_RESEND_MS)};
+    /* the resend and daily limits are a conditional UPDATE, so two nodes
+     * cannot both send; the right-hand sides read the row as it was */
+    int64_t day_ago = now - HD_OTP_DAY_MS;
+    hd_val u[9] = {hd_vtext(o->hash),
+                   hd_vint(now),
+                   hd_vint(now + HD_OTP_TTL_MS),
+                   hd_vint(day_ago),
+                   hd_vint(now),
+                   hd_vtext(o->phone),
+                   hd_vint(now - HD_OTP_RESEND_MS),
+                   hd_vint(day_ago),
+                   hd_vint(HD_OTP_DAY_MAX)};
     hd_rc rc = hd_exec(c,
-                       "UPDATE member_otps SET code_hash = ?, sent_at = ?, expires_at = ?, tries = "
-                       "0, burnt = 0 WHERE phone = ? AND sent_at <= ?",
-                       u, 5, &changes, err);
+                       "UPDATE member_otps SET code_hash = ?1, sent_at = ?2, expires_at = ?3, "
+                       "tries = 0, burnt = 0, day_sent = CASE WHEN day_from > ?4 THEN day_sent + "
+                       "1 ELSE 1 END, day_from = CASE WHEN day_from > ?4 THEN day_from ELSE ?5 "
+                       "END WHERE phone = ?6 AND sent_at <= ?7 AND (day_from <= ?8 OR day_sent < "
+                       "?9)",
+                       u, 9, &changes, err);
     if (rc || changes) return rc;
-    hd_val ins[4] = {hd_vtext(o->phone), hd_vtext(o->hash), hd_vint(now),
-                     hd_vint(now + HD_OTP_TTL_MS)};
+    hd_val ins[5] = {hd_vtext(o->phone), hd_vtext(o->hash), hd_vint(now),
+                     hd_vint(now + HD_OTP_TTL_MS), hd_vint(now)};
     if ((rc = hd_exec(c,
-                      "INSERT INTO member_otps (phone, code_hash, sent_at, expires_at) VALUES (?, "
-                      "?, ?, ?) ON CONFLICT DO NOTHING",
-                      ins, 4, &changes, err)))
+                      "INSERT INTO member_otps (phone, code_hash, sent_at, expires_at, day_from, "
+                      "day_sent) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING",
+                      ins, 5, &changes, err)))
         return rc;
     if (changes) return HD_OK;
-    /* the row exists and was sent less than a minute ago */
-    int64_t sent_at = 0;
+    /* the row exists: sent less than a minute ago, or too often today */
     hd_val p = hd_vtext(o->phone);
-    rc = hd_query_int(c, "SELECT sent_at FROM member_otps WHERE phone = ?", &p, 1, &sent_at, err);
-    if (rc == HD_ENOTFOUND) /* deleted under us: try again */
+    hd_rows *r;
+    if ((rc = hd_query(c, "SELECT sent_at, day_from, day_sent FROM member_otps WHERE phone = ?", &p,
+                       1, &r, err)))
+        return rc;
+    int got = hd_rows_next(r, err);
+    int64_t sent_at = got == 1 ? hd_rows_int(r, 0) : 0, day_from = got == 1 ? hd_rows_int(r, 1) : 0,
+            day_sent = got == 1 ? hd_rows_int(r, 2) : 0;
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
+    if (got == 0) /* deleted under us: try again */
         return hd_err_set(err, HD_EBUSY, "", "code row raced");
-    if (rc) return rc;
-    o->retry_after_ms = sent_at + HD_OTP_RESEND_MS - now;
+    if (sent_at > now - HD_OTP_RESEND_MS) {
+        o->retry_after_ms = sent_at + HD_OTP_RESEND_MS - now;
+        if (o->retry_after_ms < 1000) o->retry_after_ms = 1000;
+        return hd_err_set(err, HD_ESTATE, "phone",
+                          "a code was sent to this phone less than a minute ago: try again in "
+                          "%lld s",
+                          (long long)((o->retry_after_ms + 999) / 1000));
+    }
+    o->retry_after_ms = day_from + HD_OTP_DAY_MS - now;
     if (o->retry_after_ms < 1000) o->retry_after_ms = 1000;
     return hd_err_set(err, HD_ESTATE, "phone",
-                      "a code was sent to this phone less than a minute ago: try again in %lld s",
-                      (long long)((o->retry_after_ms + 999) / 1000));
+                      "this phone has had %lld codes in 24 hours: try again in %lld min",
+                      (long long)day_sent, (long long)((o->retry_after_ms + 59999) / 60000));
 }
 
 hd_rc hd_member_otp_send(hd_domain *d, const char *phone, char phone_e164[20],

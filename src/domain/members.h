@@ -4,10 +4,11 @@
  *
  * One-time codes: 6 digits, valid HD_OTP_TTL_MS, single use; HD_OTP_TRIES_MAX
  * wrong tries void the code; a phone gets at most one code per
- * HD_OTP_RESEND_MS (the rate limit lives in the store, so it holds across
- * nodes). Codes are delivered by a pluggable sender; the default "log" sender
- * writes "otp: <phone> <code>" to its log and remembers the last code per
- * phone so tests can read it (GET /v1/test/otp, only with --test-clock).
+ * HD_OTP_RESEND_MS and HD_OTP_DAY_MAX in 24 hours (the limits live in the
+ * store, so they hold across nodes). Codes are delivered by a pluggable
+ * sender; the default "log" sender writes "otp: <phone> <code>" to its log
+ * and remembers the last code per phone so tests can read it
+ * (GET /v1/test/otp, only with --test-clock).
  *
  * Member sessions are their own table, apart from console sessions: a member
  * cookie never opens a console route and a console cookie never opens a
@@ -30,6 +31,8 @@
 #define HD_OTP_TTL_MS             (5LL * 60 * 1000)
 #define HD_OTP_RESEND_MS          (60LL * 1000)
 #define HD_OTP_TRIES_MAX          5
+#define HD_OTP_DAY_MAX            10 /* codes to one phone in 24 hours */
+#define HD_OTP_DAY_MS             (86400LL * 1000)
 #define HD_OTP_REMEMBER_MAX       256 /* phones whose last code the log sender keeps */
 #define HD_MEMBER_SESSION_IDLE_MS (30LL * 86400 * 1000) /* unused this long: ended */
 #define HD_MEMBER_SESSION_MAX_MS  (90LL * 86400 * 1000) /* a session never lives longer */

@@ -17,6 +17,8 @@
 
 #include "api/harness.h"
 
+#define HD_OTP_DAY_MAX_TEST 10 /* HD_OTP_DAY_MAX in domain/members.h */
+
 static ht_server S;
 static int keyseq;
 
@@ -741,6 +743,36 @@ static void test_no_test_route_in_production(void **state) {
     ht_stop(&p, false);
 }
 
+/* Ten codes to one phone in 24 hours, then no more until the first of them
+ * is a day old; other phones are not affected. Last: it moves the clock a day. */
+static void test_daily_limit(void **state) {
+    (void)state;
+    char before[8], after[8];
+    for (int i = 0; i < HD_OTP_DAY_MAX_TEST; i++) {
+        ht_resp r = send_code("13800007777");
+        if (r.status != 200) fail_msg("code %d: %ld %s", i + 1, r.status, r.body);
+        ht_free(&r);
+        advance(61);
+    }
+    last_code("13800007777", before);
+    ht_resp r = send_code("13800007777");
+    ht_expect_problem(&r, 429, "phone");
+    assert_string_equal(ht_str(r.json, "reason"), "rate_limited");
+    assert_non_null(strstr(ht_str(r.json, "detail"), "24 hours"));
+    long long wait = ht_int(r.json, "retry_after_s");
+    assert_in_range(wait, 86400 - 11 * 61, 86400 - 10 * 61 + 1);
+    ht_free(&r);
+    last_code("13800007777", after);
+    assert_string_equal(before, after); /* nothing was sent */
+    r = send_code("13800008888");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    advance(wait);
+    r = send_code("13800007777");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_code_tries_and_expiry),
@@ -751,6 +783,7 @@ int main(void) {
         cmocka_unit_test(test_trial_apply_and_review),
         cmocka_unit_test(test_sessions_apart),
         cmocka_unit_test(test_no_test_route_in_production),
+        cmocka_unit_test(test_daily_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
