@@ -56,6 +56,26 @@ static void finish(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *
     w->replayed = replayed;
 }
 
+typedef hd_rc (*idem_fn)(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
+                         json_t **out, bool *replayed, hd_err *err);
+
+/* A create that goes through hd_idem_write: the body, the key, fn, the answer. */
+static void post_idem(hd_req *r, hd_resp *w, idem_fn fn) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_idem im;
+    char scope[300];
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
+        hd_err err;
+        int status = 0;
+        json_t *out = NULL;
+        bool replayed = false;
+        hd_rc rc = fn(r->d, &im, in, &status, &out, &replayed, &err);
+        finish(w, rc, &err, status, out, replayed);
+    }
+    json_decref(in);
+}
+
 static void moved(hd_req *r, hd_resp *w, const char *base, int64_t from, int64_t to) {
     w->status = 301;
     snprintf(w->location, sizeof w->location, "%s/%lld", base, (long long)to);
@@ -215,55 +235,13 @@ static void h_customer_duplicates(hd_req *r, hd_resp *w) {
 
 /* ---- events ---- */
 
-static void h_event(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_event_record(r->d, &im, in, &status, &out, &replayed, &err);
-        finish(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
+static void h_event(hd_req *r, hd_resp *w) { post_idem(r, w, hd_event_record); }
 
-static void h_event_batch(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_event_record_batch(r->d, &im, in, &status, &out, &replayed, &err);
-        finish(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
+static void h_event_batch(hd_req *r, hd_resp *w) { post_idem(r, w, hd_event_record_batch); }
 
 /* ---- touchpoints ---- */
 
-static void h_tp_create(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_touchpoint_create(r->d, &im, in, &status, &out, &replayed, &err);
-        finish(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
+static void h_tp_create(hd_req *r, hd_resp *w) { post_idem(r, w, hd_touchpoint_create); }
 
 static void h_tp_list(hd_req *r, hd_resp *w) {
     hd_err err;

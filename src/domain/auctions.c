@@ -833,10 +833,7 @@ hd_rc hd_auction_bids(hd_domain *d, int64_t id, int64_t cursor, int limit, json_
 
 /* ---- close ---- */
 
-typedef struct close_ctx {
-    hd_domain *d;
-    int64_t id, now;
-} close_ctx;
+typedef hd_sweep_item close_ctx;
 
 /* Voids every hold still pending on the auction (normally only the leader's). */
 static hd_rc void_leading(hd_conn *c, hd_domain *d, int64_t auction_id, int64_t now, hd_err *err) {
@@ -940,48 +937,11 @@ static hd_rc close_cb(hd_conn *c, void *vctx, hd_err *err) {
                    u, 4, NULL, err);
 }
 
-typedef struct due_ctx {
-    int64_t now;
-    int64_t ids[100];
-    int n;
-} due_ctx;
-
-static hd_rc due_cb(hd_conn *c, void *vctx, hd_err *err) {
-    due_ctx *dc = vctx;
-    dc->n = 0;
-    hd_val p = hd_vint(dc->now);
-    hd_rows *r;
-    hd_rc rc = hd_query(c,
-                        "SELECT id FROM auctions WHERE closed_at IS NULL AND ends_at <= ? ORDER BY "
-                        "ends_at, id LIMIT 100",
-                        &p, 1, &r, err);
-    if (rc) return rc;
-    int got;
-    while ((got = hd_rows_next(r, err)) == 1) dc->ids[dc->n++] = hd_rows_int(r, 0);
-    hd_rows_free(r);
-    return got < 0 ? err->rc : HD_OK;
-}
-
 hd_rc hd_auction_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {
-    hd_rc first = HD_OK;
+    (void)arg;
     /* bounded: at most 10 rounds of 100 per run; the next run takes the rest */
-    for (int round = 0; round < 10; round++) {
-        due_ctx dc = {.now = now_ms};
-        hd_rc rc = hd_store_read(d->store, due_cb, &dc, err);
-        if (rc) return rc;
-        int closed = 0;
-        for (int i = 0; i < dc.n; i++) {
-            close_ctx cc = {d, dc.ids[i], now_ms};
-            hd_err e;
-            hd_err_clear(&e);
-            rc = hd_store_write(d->store, close_cb, &cc, &e);
-            if (rc && first == HD_OK) {
-                first = rc;
-                hd_err_set(err, rc, e.field, "auction %lld: %s", (long long)dc.ids[i], e.msg);
-            }
-            if (!rc) closed++;
-        }
-        if (dc.n < 100 || closed == 0) break;
-    }
-    return first;
+    return hd_domain_sweep(d, now_ms,
+                           "SELECT id FROM auctions WHERE closed_at IS NULL AND ends_at <= ? ORDER "
+                           "BY ends_at, id LIMIT 100",
+                           10, "auction", close_cb, err);
 }

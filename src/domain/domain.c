@@ -36,6 +36,51 @@ hd_rc hd_domain_add_job(hd_domain *d, const char *name, hd_job_fn fn, void *arg,
     return HD_OK;
 }
 
+typedef struct due_ctx {
+    const char *sql;
+    int64_t now;
+    int64_t ids[HD_SWEEP_BATCH];
+    int n;
+} due_ctx;
+
+static hd_rc due_cb(hd_conn *c, void *vctx, hd_err *err) {
+    due_ctx *dc = vctx;
+    dc->n = 0; /* a retried read starts over */
+    hd_val p = hd_vint(dc->now);
+    hd_rows *r;
+    hd_rc rc = hd_query(c, dc->sql, &p, 1, &r, err);
+    if (rc) return rc;
+    int got;
+    while ((got = hd_rows_next(r, err)) == 1 && dc->n < HD_SWEEP_BATCH)
+        dc->ids[dc->n++] = hd_rows_int(r, 0);
+    hd_rows_free(r);
+    return got < 0 ? err->rc : HD_OK;
+}
+
+hd_rc hd_domain_sweep(hd_domain *d, int64_t now, const char *due_sql, int rounds, const char *what,
+                      hd_store_fn fn, hd_err *err) {
+    hd_rc first = HD_OK;
+    for (int round = 0; round < rounds; round++) {
+        due_ctx dc = {.sql = due_sql, .now = now};
+        hd_rc rc = hd_store_read(d->store, due_cb, &dc, err);
+        if (rc) return rc;
+        int done = 0;
+        for (int i = 0; i < dc.n; i++) {
+            hd_sweep_item it = {d, dc.ids[i], now};
+            hd_err e;
+            hd_err_clear(&e);
+            rc = hd_store_write(d->store, fn, &it, &e);
+            if (rc && first == HD_OK) {
+                first = rc;
+                hd_err_set(err, rc, e.field, "%s %lld: %s", what, (long long)dc.ids[i], e.msg);
+            }
+            if (!rc) done++;
+        }
+        if (dc.n < HD_SWEEP_BATCH || done == 0) break;
+    }
+    return first;
+}
+
 hd_rc hd_domain_run_jobs(hd_domain *d, hd_err *err) {
     hd_rc first = HD_OK;
     for (int i = 0; i < d->njobs; i++) {

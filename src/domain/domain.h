@@ -87,6 +87,24 @@ hd_rc hd_domain_add_job(hd_domain *d, const char *name, hd_job_fn fn, void *arg,
 hd_rc hd_domain_run_jobs(hd_domain *d, hd_err *err);
 static inline int64_t hd_now(const hd_domain *d) { return hd_clock_now_ms(d->clock); }
 
+/* ---- sweeps: a job's loop over what came due ---- */
+
+#define HD_SWEEP_BATCH 100
+
+/* What a sweep hands each write: the domain, the id that came due, the time. */
+typedef struct hd_sweep_item {
+    hd_domain *d;
+    int64_t id, now;
+} hd_sweep_item;
+
+/* Reads up to HD_SWEEP_BATCH ids with due_sql (one parameter: now) and runs
+ * fn on each in a write of its own (ctx an hd_sweep_item), for at most
+ * `rounds` batches, stopping after a short batch or one where nothing
+ * succeeded. Every id is tried; the first failure is returned as
+ * "<what> <id>: <reason>". */
+hd_rc hd_domain_sweep(hd_domain *d, int64_t now, const char *due_sql, int rounds, const char *what,
+                      hd_store_fn fn, hd_err *err);
+
 /* ---- idempotent writes ----
  * A write that creates or moves value produces a response (status + JSON body)
  * inside its transaction. With an idempotency key, the response is stored in

@@ -903,10 +903,7 @@ hd_rc hd_groupbuy_groups(hd_domain *d, int64_t deal_id, const char *status, int6
 
 /* ---- expiry ---- */
 
-typedef struct expire_ctx {
-    hd_domain *d;
-    int64_t id, now;
-} expire_ctx;
+typedef hd_sweep_item expire_ctx;
 
 static hd_rc expire_cb(hd_conn *c, void *vctx, hd_err *err) {
     expire_ctx *ec = vctx;
@@ -951,47 +948,10 @@ static hd_rc expire_cb(hd_conn *c, void *vctx, hd_err *err) {
                    u, 3, NULL, err);
 }
 
-typedef struct due_ctx {
-    int64_t now;
-    int64_t ids[100];
-    int n;
-} due_ctx;
-
-static hd_rc due_cb(hd_conn *c, void *vctx, hd_err *err) {
-    due_ctx *dc = vctx;
-    dc->n = 0;
-    hd_val p = hd_vint(dc->now);
-    hd_rows *r;
-    hd_rc rc = hd_query(c,
-                        "SELECT id FROM groupbuy_groups WHERE status = 'open' AND expires_at <= ? "
-                        "ORDER BY expires_at, id LIMIT 100",
-                        &p, 1, &r, err);
-    if (rc) return rc;
-    int got;
-    while ((got = hd_rows_next(r, err)) == 1) dc->ids[dc->n++] = hd_rows_int(r, 0);
-    hd_rows_free(r);
-    return got < 0 ? err->rc : HD_OK;
-}
-
 hd_rc hd_groupbuy_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {
-    hd_rc first = HD_OK;
-    for (int round = 0; round < 10; round++) {
-        due_ctx dc = {.now = now_ms};
-        hd_rc rc = hd_store_read(d->store, due_cb, &dc, err);
-        if (rc) return rc;
-        int done = 0;
-        for (int i = 0; i < dc.n; i++) {
-            expire_ctx ec = {d, dc.ids[i], now_ms};
-            hd_err e;
-            hd_err_clear(&e);
-            rc = hd_store_write(d->store, expire_cb, &ec, &e);
-            if (rc && first == HD_OK) {
-                first = rc;
-                hd_err_set(err, rc, e.field, "group %lld: %s", (long long)dc.ids[i], e.msg);
-            }
-            if (!rc) done++;
-        }
-        if (dc.n < 100 || done == 0) break;
-    }
-    return first;
+    (void)arg;
+    return hd_domain_sweep(d, now_ms,
+                           "SELECT id FROM groupbuy_groups WHERE status = 'open' AND expires_at <= "
+                           "? ORDER BY expires_at, id LIMIT 100",
+                           10, "group", expire_cb, err);
 }

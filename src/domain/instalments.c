@@ -18,8 +18,7 @@
 #include "domain/ledger.h"
 #include "domain/tiers.h"
 
-#define DAY_MS    86400000LL
-#define JOB_BATCH 100
+#define DAY_MS 86400000LL
 
 typedef struct plan {
     int64_t id, customer_id, reward_id, order_id;
@@ -568,10 +567,7 @@ static hd_rc collect_in(hd_conn *c, hd_domain *d, plan *p, int64_t now, hd_err *
     return plan_save(c, p, now, err);
 }
 
-typedef struct collect_ctx {
-    hd_domain *d;
-    int64_t id, now;
-} collect_ctx;
+typedef hd_sweep_item collect_ctx;
 
 static hd_rc collect_cb(hd_conn *c, void *vctx, hd_err *err) {
     collect_ctx *cc = vctx;
@@ -588,52 +584,12 @@ static hd_rc collect_cb(hd_conn *c, void *vctx, hd_err *err) {
     return collect_in(c, cc->d, &p, cc->now, err);
 }
 
-typedef struct due_ctx {
-    int64_t now;
-    int64_t ids[JOB_BATCH];
-    int n;
-} due_ctx;
-
-static hd_rc due_cb(hd_conn *c, void *vctx, hd_err *err) {
-    due_ctx *dc = vctx;
-    dc->n = 0;
-    hd_val v = hd_vint(dc->now);
-    hd_rows *r;
-    hd_rc rc = hd_query(c,
-                        "SELECT id FROM instalment_plans WHERE status IN ('active', 'delinquent') "
-                        "AND next_due_at <= ? ORDER BY next_due_at, id LIMIT 100",
-                        &v, 1, &r, err);
-    if (rc) return rc;
-    int got;
-    while ((got = hd_rows_next(r, err)) == 1 && dc->n < JOB_BATCH)
-        dc->ids[dc->n++] = hd_rows_int(r, 0);
-    hd_rows_free(r);
-    return got < 0 ? err->rc : HD_OK;
-}
-
 hd_rc hd_instalment_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {
     (void)arg;
-    hd_rc first = HD_OK;
-    for (int round = 0; round < 100; round++) {
-        due_ctx dc = {.now = now_ms};
-        hd_rc rc = hd_store_read(d->store, due_cb, &dc, err);
-        if (rc) return rc;
-        int done = 0;
-        for (int i = 0; i < dc.n; i++) {
-            collect_ctx cc = {d, dc.ids[i], now_ms};
-            hd_err e;
-            hd_err_clear(&e);
-            rc = hd_store_write(d->store, collect_cb, &cc, &e);
-            if (rc && first == HD_OK) {
-                first = rc;
-                hd_err_set(err, rc, e.field, "instalment plan %lld: %s", (long long)dc.ids[i],
-                           e.msg);
-            }
-            if (!rc) done++;
-        }
-        if (dc.n < JOB_BATCH || done == 0) break;
-    }
-    return first;
+    return hd_domain_sweep(d, now_ms,
+                           "SELECT id FROM instalment_plans WHERE status IN ('active', "
+                           "'delinquent') AND next_due_at <= ? ORDER BY next_due_at, id LIMIT 100",
+                           100, "instalment plan", collect_cb, err);
 }
 
 /* ---- payoff and cancellation ---- */

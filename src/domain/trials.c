@@ -678,10 +678,7 @@ static int by_time(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-typedef struct close_ctx {
-    hd_domain *d;
-    int64_t id, now;
-} close_ctx;
+typedef hd_sweep_item close_ctx;
 
 static hd_rc close_cb(hd_conn *c, void *vctx, hd_err *err) {
     close_ctx *cc = vctx;
@@ -801,35 +798,19 @@ done:
     return rc;
 }
 
-typedef struct due_ctx {
-    int64_t now;
-    int64_t ids[100];
-    int n;
-    bool forfeits; /* some winner's review is overdue */
-} due_ctx;
+/* Whether some winner's review is overdue: read first, so an idle scheduler
+ * does not write every second. */
+typedef struct overdue_ctx {
+    int64_t now, due;
+} overdue_ctx;
 
-static hd_rc due_cb(hd_conn *c, void *vctx, hd_err *err) {
-    due_ctx *dc = vctx;
-    dc->n = 0;
-    hd_val p = hd_vint(dc->now);
-    hd_rows *r;
-    hd_rc rc = hd_query(c,
-                        "SELECT id FROM trials WHERE closed_at IS NULL AND apply_ends_at <= ? "
-                        "ORDER BY apply_ends_at, id LIMIT 100",
-                        &p, 1, &r, err);
-    if (rc) return rc;
-    int got;
-    while ((got = hd_rows_next(r, err)) == 1) dc->ids[dc->n++] = hd_rows_int(r, 0);
-    hd_rows_free(r);
-    if (got < 0) return err->rc;
-    /* read first, so an idle scheduler does not write every second */
-    int64_t due = 0;
-    rc = hd_query_int(c,
-                      "SELECT count(*) FROM (SELECT 1 FROM trial_applications WHERE status = 'won' "
-                      "AND review_due_at <= ? LIMIT 1) x",
-                      &p, 1, &due, err);
-    dc->forfeits = due > 0;
-    return rc;
+static hd_rc overdue_cb(hd_conn *c, void *vctx, hd_err *err) {
+    overdue_ctx *oc = vctx;
+    hd_val p = hd_vint(oc->now);
+    return hd_query_int(c,
+                        "SELECT count(*) FROM (SELECT 1 FROM trial_applications WHERE status = "
+                        "'won' AND review_due_at <= ? LIMIT 1) x",
+                        &p, 1, &oc->due, err);
 }
 
 typedef struct forfeit_ctx {
@@ -846,32 +827,24 @@ static hd_rc forfeit_cb(hd_conn *c, void *vctx, hd_err *err) {
 }
 
 hd_rc hd_trial_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {
-    hd_rc first = HD_OK;
-    bool forfeits = false;
-    for (int round = 0; round < 10; round++) {
-        due_ctx dc = {.now = now_ms};
-        hd_rc rc = hd_store_read(d->store, due_cb, &dc, err);
-        if (rc) return rc;
-        forfeits = dc.forfeits;
-        int done = 0;
-        for (int i = 0; i < dc.n; i++) {
-            close_ctx cc = {d, dc.ids[i], now_ms};
-            hd_err e;
-            hd_err_clear(&e);
-            rc = hd_store_write(d->store, close_cb, &cc, &e);
-            if (rc && first == HD_OK) {
-                first = rc;
-                hd_err_set(err, rc, e.field, "trial %lld: %s", (long long)dc.ids[i], e.msg);
-            }
-            if (!rc) done++;
-        }
-        if (dc.n < 100 || done == 0) break;
+    (void)arg;
+    hd_rc first = hd_domain_sweep(d, now_ms,
+                                  "SELECT id FROM trials WHERE closed_at IS NULL AND apply_ends_at "
+                                  "<= ? ORDER BY apply_ends_at, id LIMIT 100",
+                                  10, "trial", close_cb, err);
+    overdue_ctx oc = {now_ms, 0};
+    hd_err re;
+    hd_err_clear(&re);
+    hd_rc rc = hd_store_read(d->store, overdue_cb, &oc, &re);
+    if (rc) {
+        if (first == HD_OK) *err = re;
+        return first ? first : rc;
     }
-    if (!forfeits) return first;
+    if (!oc.due) return first;
     forfeit_ctx fc = {now_ms};
     hd_err e;
     hd_err_clear(&e);
-    hd_rc rc = hd_store_write(d->store, forfeit_cb, &fc, &e);
+    rc = hd_store_write(d->store, forfeit_cb, &fc, &e);
     if (rc && first == HD_OK) {
         first = rc;
         hd_err_set(err, rc, e.field, "trial forfeits: %s", e.msg);
