@@ -154,8 +154,11 @@ test('settings: an API key shown once, users and roles, touchpoints, the audit l
 
   // touchpoints with their value report
   await page.click('nav.tabs a[data-tab="touchpoints"]');
-  await page.waitForSelector('.paged tbody tr');
   const tps = (await client.get('/v1/touchpoints')).data.data;
+  // the keys tab's rows are also .paged: wait for the touchpoints' own table
+  await page
+    .waitForFunction((n) => document.querySelectorAll('.paged tbody tr').length === n, tps.length, { timeout: 5000 })
+    .catch(() => {});
   assert.equal(await page.$$eval('.paged tbody tr', (rs) => rs.length), tps.length);
 
   // the audit log, filtered by path; before/after of each change
