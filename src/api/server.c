@@ -594,13 +594,18 @@ hd_server *hd_server_start(hd_domain *d, const hd_server_opts *o, hd_err *err) {
         goto fail;
     }
     sa.sin_port = htons((uint16_t)port);
-    unsigned threads = o->threads > 0 ? (unsigned)o->threads : 8;
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL,
-                              NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
-                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    /* A thread per connection: a request that writes waits for its group
+     * commit (store_sqlite.c), and on a pool thread it would hold up every
+     * other connection that thread polls - under load libmicrohttpd's pool
+     * put most connections on one or two threads, so commits carried one or
+     * two requests each. Here every waiting request is in the next batch. */
+    unsigned conns = o->max_connections > 0 ? (unsigned)o->max_connections : 1024;
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
+        (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_END);
     if (!s->mhd) {
         hd_err_set(err, HD_EIO, "listen", "cannot listen on %s (in use, or not allowed)", listen);
         goto fail;

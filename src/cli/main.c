@@ -66,14 +66,14 @@ static int cmd_serve(int argc, char **argv) {
     const char *db = HD_CLI_DB();
     const char *listen = hd_cli_env("HUDONG_LISTEN", "127.0.0.1:8080");
     const char *level = hd_cli_env("HUDONG_LOG_LEVEL", "info");
-    long threads = strtol(hd_cli_env("HUDONG_THREADS", "0"), NULL, 10);
+    long conns = strtol(hd_cli_env("HUDONG_MAX_CONNECTIONS", "0"), NULL, 10);
     bool test_clock = getenv("HUDONG_TEST_CLOCK") != NULL;
     bool demo = false;
     const char *web = hd_cli_env("HUDONG_WEB", "web");
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"listen", required_argument, 0, 'l'},
                                          {"web", required_argument, 0, 'w'},
-                                         {"threads", required_argument, 0, 't'},
+                                         {"max-connections", required_argument, 0, 't'},
                                          {"log-level", required_argument, 0, 'v'},
                                          {"test-clock", no_argument, 0, 'c'},
                                          {"demo", no_argument, 0, 'm'},
@@ -86,20 +86,21 @@ static int cmd_serve(int argc, char **argv) {
         case 'd': db = optarg; break;
         case 'l': listen = optarg; break;
         case 'w': web = optarg; break;
-        case 't': threads = strtol(optarg, NULL, 10); break;
+        case 't': conns = strtol(optarg, NULL, 10); break;
         case 'v': level = optarg; break;
         case 'c': test_clock = true; break;
         case 'm': demo = true; break;
         case 'h':
-            puts("usage: hudong serve [--db PATH|postgres://...] [--listen HOST:PORT] [--threads "
-                 "N]\n"
+            puts("usage: hudong serve [--db PATH|postgres://...] [--listen HOST:PORT]\n"
+                 "                    [--max-connections N]\n"
                  "                    [--log-level error|warn|info|debug] [--test-clock] [--demo]\n"
                  "\n"
                  "  --db          store (default $HUDONG_DB or ./hudong.db; SQLite unless "
                  "postgres://)\n"
                  "  --listen      address (default $HUDONG_LISTEN or 127.0.0.1:8080; port 0 picks "
                  "one)\n"
-                 "  --threads     HTTP worker threads (default $HUDONG_THREADS or 8)\n"
+                 "  --max-connections  clients served at once, each on its own thread\n"
+                 "                (default $HUDONG_MAX_CONNECTIONS or 1024)\n"
                  "  --log-level   info logs one line per request to stderr (default)\n"
                  "  --test-clock  time stands still until POST /v1/test/clock moves it\n"
                  "  --demo        load demo data when the store has no customers yet\n"
@@ -145,7 +146,7 @@ static int cmd_serve(int argc, char **argv) {
     }
     struct stat wst;
     hd_server_opts so = {.listen = listen,
-                         .threads = (int)threads,
+                         .max_connections = (int)conns,
                          .test_clock = test_clock,
                          .log = stderr,
                          .log_level = lv,

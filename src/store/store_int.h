@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -47,8 +48,8 @@ typedef struct write_job {
     void *ctx;
     hd_err *err;
     hd_rc rc;
-    bool done;
-    pthread_cond_t cv; /* signalled when done: only this job's caller wakes */
+    sem_t done; /* posted when done: only this job's caller wakes, and it
+                   takes no shared lock to do so */
     struct write_job *next;
 } write_job;
 
@@ -67,6 +68,8 @@ struct hd_store {
     pthread_t checkpoint_thread;
     bool checkpoint_running;
     hd_conn *checkpointer;
+    bool wal_tail; /* the WAL is long and nearly all copied back: the writer
+                      copies the rest between two batches so the WAL restarts */
     bool stopping;
     pthread_cond_t cv_work; /* jobs were queued */
     write_job *head, *tail;
@@ -93,6 +96,10 @@ hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 hd_rc hd__pg_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 hd_rc hd__pg_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
+
+/* store_vfs.c: the default VFS with each commit's WAL frames written in one call */
+#define HD_SQLITE_VFS "hudong"
+int hd__vfs_register(void);
 
 /* shared helpers */
 hd_rc hd__exec_script(hd_conn *c, const char *sql, hd_err *err);
