@@ -336,10 +336,10 @@ static hd_rc lot_add(hd_conn *c, hd_domain *d, int64_t account_id, int64_t trans
                    hd_vint(amount),
                    exp ? hd_vint(exp) : hd_vnull(),
                    hd_vint(now)};
-    return hd_exec(c,
-                   "INSERT INTO lots (id, account_id, transfer_id, amount, remaining, expires_at, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   p, 7, NULL, err);
+    return hd_exec_deferred(c,
+                            "INSERT INTO lots (id, account_id, transfer_id, amount, remaining, "
+                            "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            p, 7, err);
 }
 
 /* The common case in one statement: the first open lot covers the whole
@@ -365,8 +365,9 @@ static hd_rc lots_consume(hd_conn *c, int64_t account_id, int64_t transfer_id, i
         if (lot) {
             if (!remember) return HD_OK;
             hd_val q[3] = {hd_vint(transfer_id), hd_vint(lot), hd_vint(amount)};
-            return hd_exec(c, "INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)",
-                           q, 3, NULL, err);
+            return hd_exec_deferred(
+                c, "INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)", q, 3,
+                err);
         }
     }
     while (amount > 0) {
@@ -464,18 +465,45 @@ static bool code_ok(const char *s) {
  * credit side's new credits - debits - pending, which the lots need. */
 static const char SQL_MOVE[] =
     "UPDATE accounts SET "
-    "debits_posted = debits_posted + CASE WHEN id = ?1 AND ?4 = 0 THEN ?3 ELSE 0 END, "
-    "debits_pending = debits_pending + CASE WHEN id = ?1 AND ?4 = 1 THEN ?3 ELSE 0 END, "
-    "credits_posted = credits_posted + CASE WHEN id = ?2 AND ?4 = 0 THEN ?3 ELSE 0 END, "
-    "credits_pending = credits_pending + CASE WHEN id = ?2 AND ?4 = 1 THEN ?3 ELSE 0 END "
+    "debits_posted = debits_posted + CASE WHEN id = ?1 AND ?4 = 0 THEN CAST(?3 AS BIGINT) ELSE 0 "
+    "END, "
+    "debits_pending = debits_pending + CASE WHEN id = ?1 AND ?4 = 1 THEN CAST(?3 AS BIGINT) ELSE 0 "
+    "END, "
+    "credits_posted = credits_posted + CASE WHEN id = ?2 AND ?4 = 0 THEN CAST(?3 AS BIGINT) ELSE 0 "
+    "END, "
+    "credits_pending = credits_pending + CASE WHEN id = ?2 AND ?4 = 1 THEN CAST(?3 AS BIGINT) ELSE "
+    "0 END "
     "WHERE kind <> 'merged' AND ((id = ?1 AND (?5 = 1 OR kind <> 'member' OR "
     "credits_posted + credit_limit - debits_posted - debits_pending >= ?3)) OR id = ?2) "
     "RETURNING id, credits_posted - debits_posted - debits_pending";
 
 /* Exact undo of the credit side when the debit side could not pay. */
-static const char SQL_UNCREDIT[] =
-    "UPDATE accounts SET credits_posted = credits_posted - CASE WHEN ?3 = 0 THEN ?2 ELSE 0 END, "
-    "credits_pending = credits_pending - CASE WHEN ?3 = 1 THEN ?2 ELSE 0 END WHERE id = ?1";
+static const char SQL_UNCREDIT[] = "UPDATE accounts SET credits_posted = credits_posted - CASE "
+                                   "WHEN ?3 = 0 THEN CAST(?2 AS BIGINT) ELSE 0 END, "
+                                   "credits_pending = credits_pending - CASE WHEN ?3 = 1 THEN "
+                                   "CAST(?2 AS BIGINT) ELSE 0 END WHERE id = ?1";
+
+/* PostgreSQL: the key claim and the move in one statement, one round trip:
+ * the move happens only when the key was new (t returned a row); the first
+ * column says whether it was, the others are SQL_MOVE's (one row each,
+ * NULL when nothing moved). */
+static const char SQL_CLAIM_MOVE_PG[] =
+    "WITH t AS (INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, code, "
+    "reference, status, timeout_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+    "?11) ON CONFLICT (tkey) DO NOTHING RETURNING id), "
+    "m AS (UPDATE accounts SET "
+    "debits_posted = debits_posted + CASE WHEN id = ?4 AND ?12 = 0 THEN CAST(?6 AS BIGINT) ELSE 0 "
+    "END, "
+    "debits_pending = debits_pending + CASE WHEN id = ?4 AND ?12 = 1 THEN CAST(?6 AS BIGINT) ELSE "
+    "0 END, "
+    "credits_posted = credits_posted + CASE WHEN id = ?5 AND ?12 = 0 THEN CAST(?6 AS BIGINT) ELSE "
+    "0 END, "
+    "credits_pending = credits_pending + CASE WHEN id = ?5 AND ?12 = 1 THEN CAST(?6 AS BIGINT) "
+    "ELSE 0 END "
+    "WHERE EXISTS (SELECT 1 FROM t) AND kind <> 'merged' AND ((id = ?4 AND (?13 = 1 OR "
+    "kind <> 'member' OR credits_posted + credit_limit - debits_posted - debits_pending >= ?6)) "
+    "OR id = ?5) RETURNING id, credits_posted - debits_posted - debits_pending AS raw) "
+    "SELECT (SELECT count(*) FROM t), m.id, m.raw FROM (SELECT 1) AS one LEFT JOIN m ON true";
 
 hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
                             hd_transfer_res *res, hd_err *err) {
@@ -515,7 +543,7 @@ again:;
     /* 1. claim the key: a replay or a reuse is found before anything moves */
     int64_t id = hd_id_next(d->ids), now = hd_now(d), n = 0;
     int64_t timeout_at = t->pending && t->timeout_s ? now + t->timeout_s * 1000 : 0;
-    hd_val p[11] = {hd_vint(id),
+    hd_val p[13] = {hd_vint(id),
                     hd_vtext(t->key),
                     hd_vtext(hash),
                     hd_vint(da.id),
@@ -525,21 +553,42 @@ again:;
                     hd_vtext(t->reference ? t->reference : ""),
                     hd_vtext(t->pending ? "pending" : "posted"),
                     timeout_at ? hd_vint(timeout_at) : hd_vnull(),
-                    hd_vint(now)};
-    rc =
-        hd_exec(c,
-                "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, code, "
-                "reference, status, timeout_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?) ON CONFLICT (tkey) DO NOTHING",
-                p, 11, &n, err);
-    if (rc) return rc;
+                    hd_vint(now),
+                    hd_vbool(t->pending),
+                    hd_vbool(t->force || t->lots_taken)};
+    bool debited = false, credited = false;
+    int64_t credit_raw = 0;
+    int got;
+    hd_rows *r;
+    if (hd_conn_kind(c) == HD_STORE_POSTGRES) {
+        if ((rc = hd_query(c, SQL_CLAIM_MOVE_PG, p, 13, &r, err))) return rc;
+        while ((got = hd_rows_next(r, err)) == 1) {
+            n = hd_rows_int(r, 0);
+            if (hd_rows_isnull(r, 1)) continue;
+            if (hd_rows_int(r, 1) == da.id) {
+                debited = true;
+            } else {
+                credited = true;
+                credit_raw = hd_rows_int(r, 2);
+            }
+        }
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
+    } else {
+        rc =
+            hd_exec(c,
+                    "INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, "
+                    "code, reference, status, timeout_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?) ON CONFLICT (tkey) DO NOTHING",
+                    p, 11, &n, err);
+        if (rc) return rc;
+    }
     if (n == 0) {
         hd_val k = hd_vtext(t->key);
-        hd_rows *r;
         if ((rc = hd_query(c, "SELECT id, request_hash FROM transfers WHERE tkey = ?", &k, 1, &r,
                            err)))
             return rc;
-        int got = hd_rows_next(r, err);
+        got = hd_rows_next(r, err);
         bool same = got == 1 && strcmp(hd_rows_text(r, 1, NULL), hash) == 0;
         if (got == 1) res->id = hd_rows_int(r, 0);
         hd_rows_free(r);
@@ -552,24 +601,22 @@ again:;
         return HD_OK;
     }
 
-    /* 2. move: both accounts in one statement */
-    hd_val m[5] = {hd_vint(da.id), hd_vint(ca.id), hd_vint(t->amount), hd_vbool(t->pending),
-                   hd_vbool(t->force || t->lots_taken)};
-    hd_rows *r;
-    if ((rc = hd_query(c, SQL_MOVE, m, 5, &r, err))) return rc;
-    bool debited = false, credited = false;
-    int64_t credit_raw = 0;
-    int got;
-    while ((got = hd_rows_next(r, err)) == 1) {
-        if (hd_rows_int(r, 0) == da.id)
-            debited = true;
-        else {
-            credited = true;
-            credit_raw = hd_rows_int(r, 1);
+    /* 2. move: both accounts in one statement (on PostgreSQL done above) */
+    if (hd_conn_kind(c) != HD_STORE_POSTGRES) {
+        hd_val m[5] = {hd_vint(da.id), hd_vint(ca.id), hd_vint(t->amount), hd_vbool(t->pending),
+                       hd_vbool(t->force || t->lots_taken)};
+        if ((rc = hd_query(c, SQL_MOVE, m, 5, &r, err))) return rc;
+        while ((got = hd_rows_next(r, err)) == 1) {
+            if (hd_rows_int(r, 0) == da.id) {
+                debited = true;
+            } else {
+                credited = true;
+                credit_raw = hd_rows_int(r, 1);
+            }
         }
+        hd_rows_free(r);
+        if (got < 0) return err->rc;
     }
-    hd_rows_free(r);
-    if (got < 0) return err->rc;
     if (!debited) {
         /* could not pay: undo the credit and the claimed key, exactly */
         if (credited) {
@@ -607,8 +654,9 @@ again:;
         hd_val u[3] = {hd_vint(da.id), hd_vint(t->amount), hd_vbool(t->pending)};
         if ((rc = hd_exec(c,
                           "UPDATE accounts SET debits_posted = debits_posted - CASE WHEN ?3 = 0 "
-                          "THEN ?2 ELSE 0 END, debits_pending = debits_pending - CASE WHEN ?3 = 1 "
-                          "THEN ?2 ELSE 0 END WHERE id = ?1",
+                          "THEN CAST(?2 AS BIGINT) ELSE 0 END, debits_pending = debits_pending - "
+                          "CASE WHEN ?3 = 1 "
+                          "THEN CAST(?2 AS BIGINT) ELSE 0 END WHERE id = ?1",
                           u, 3, NULL, err)))
             return rc;
         hd_val del = hd_vint(id);

@@ -213,6 +213,12 @@ hd_rc hd_exec(hd_conn *c, const char *sql, const hd_val *params, int nparams, in
                                       : hd__pg_query(c, sql, params, nparams, NULL, changes, err);
 }
 
+hd_rc hd_exec_deferred(hd_conn *c, const char *sql, const hd_val *params, int nparams,
+                       hd_err *err) {
+    return c->kind == HD_STORE_SQLITE ? hd__sq_query(c, sql, params, nparams, NULL, NULL, err)
+                                      : hd__pg_defer(c, sql, params, nparams, err);
+}
+
 hd_rc hd_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
                hd_err *err) {
     return c->kind == HD_STORE_SQLITE ? hd__sq_query(c, sql, params, nparams, out, NULL, err)

@@ -72,6 +72,12 @@ hd_rc hd_store_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
  * number of rows changed. */
 hd_rc hd_exec(hd_conn *c, const char *sql, const hd_val *params, int nparams, int64_t *changes,
               hd_err *err);
+/* Runs a statement whose outcome nothing after it in the transaction needs,
+ * and whose failure fails the whole transaction (an insert of a fresh row,
+ * say). SQLite runs it at once. PostgreSQL sends it with the next statement
+ * or with the COMMIT, in one round trip: its error, if any, is returned by
+ * that next call, or by hd_store_write. */
+hd_rc hd_exec_deferred(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_err *err);
 /* Runs a statement that returns rows; read them with hd_rows_next and free
  * with hd_rows_free (before the callback returns). */
 hd_rc hd_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,

@@ -20,6 +20,16 @@ typedef struct stmt_slot {
     bool busy;
 } stmt_slot;
 
+/* PostgreSQL: a statement held back to go in one pipeline with the next */
+typedef struct pg_deferred {
+    const char *name; /* the prepared statement's */
+    int n;
+    char *vals[64]; /* copies, NULL for SQL NULL */
+    int lens[64], fmts[64];
+} pg_deferred;
+
+#define PG_DEFERRED_MAX 8
+
 struct hd_conn {
     hd_store_kind kind;
     hd_store *st;
@@ -31,6 +41,8 @@ struct hd_conn {
     /* PostgreSQL: the transaction's BEGIN, not sent yet - it goes in one
      * pipeline with the first statement, saving a round trip */
     const char *begin_pending;
+    pg_deferred *deferred[PG_DEFERRED_MAX];
+    int ndeferred;
 };
 
 struct hd_rows {
@@ -88,6 +100,7 @@ hd_rc hd__sq_query(hd_conn *c, const char *sql, const hd_val *params, int nparam
                    int64_t *changes, hd_err *err);
 hd_rc hd__pg_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
                    int64_t *changes, hd_err *err);
+hd_rc hd__pg_defer(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_err *err);
 int hd__sq_next(hd_rows *r, hd_err *err);
 void hd__sq_free(hd_rows *r);
 void hd__sq_close(hd_store *st);

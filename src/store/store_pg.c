@@ -133,6 +133,71 @@ static void pool_give(hd_store *st, hd_conn *c) {
     pthread_mutex_unlock(&st->mu);
 }
 
+static void deferred_drop(hd_conn *c) {
+    for (int i = 0; i < c->ndeferred; i++) {
+        pg_deferred *d = c->deferred[i];
+        for (int k = 0; k < d->n; k++) free(d->vals[k]);
+        free(d);
+    }
+    c->ndeferred = 0;
+}
+
+/* Sends what waits - the transaction's BEGIN, deferred statements - and then
+ * one statement (prepared `name`, or plain `sql` such as COMMIT) in one
+ * pipeline (libpq 14+): one round trip. Returns that statement's result, or
+ * the first failure's (the pipeline skips what follows a failure). */
+static PGresult *pipeline(hd_conn *c, const char *name, const char *sql, int n,
+                          const char *const *vals, const int *lens, const int *fmts) {
+    const char *begin = c->begin_pending;
+    c->begin_pending = NULL;
+    if (!PQenterPipelineMode(c->pg)) { /* not possible now: one at a time */
+        PGresult *r = NULL;
+        if (begin) r = PQexec(c->pg, begin);
+        for (int i = 0; i < c->ndeferred && (!r || PQresultStatus(r) == PGRES_COMMAND_OK); i++) {
+            pg_deferred *d = c->deferred[i];
+            PQclear(r);
+            r = PQexecPrepared(c->pg, d->name, d->n, (const char *const *)d->vals, d->lens, d->fmts,
+                               0);
+        }
+        deferred_drop(c);
+        if (r && PQresultStatus(r) != PGRES_COMMAND_OK) return r;
+        PQclear(r);
+        return name ? PQexecPrepared(c->pg, name, n, vals, lens, fmts, 0) : PQexec(c->pg, sql);
+    }
+    int sent = 0;
+    if (begin) sent += PQsendQueryParams(c->pg, begin, 0, NULL, NULL, NULL, NULL, 0);
+    for (int i = 0; i < c->ndeferred; i++) {
+        pg_deferred *d = c->deferred[i];
+        sent += PQsendQueryPrepared(c->pg, d->name, d->n, (const char *const *)d->vals, d->lens,
+                                    d->fmts, 0);
+    }
+    sent += name ? PQsendQueryPrepared(c->pg, name, n, vals, lens, fmts, 0)
+                 : PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+    PQpipelineSync(c->pg);
+    deferred_drop(c);
+    PGresult *failed = NULL, *last = NULL, *x;
+    for (int i = 0; i < sent; i++) {
+        PGresult *r = PQgetResult(c->pg);
+        while ((x = PQgetResult(c->pg)) != NULL) PQclear(x); /* the end of this one's results */
+        ExecStatusType st = PQresultStatus(r);
+        bool bad = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK;
+        if (i == sent - 1 && !failed) {
+            last = r;
+        } else if (bad && !failed && st != PGRES_PIPELINE_ABORTED) {
+            failed = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    while ((x = PQgetResult(c->pg)) != NULL) { /* the sync */
+        ExecStatusType st = PQresultStatus(x);
+        PQclear(x);
+        if (st == PGRES_PIPELINE_SYNC) break;
+    }
+    PQexitPipelineMode(c->pg);
+    return failed ? failed : last;
+}
+
 static hd_rc simple(hd_conn *c, const char *sql, hd_err *err) {
     PGresult *r = PQexec(c->pg, sql);
     hd_rc rc = HD_OK;
@@ -158,6 +223,20 @@ hd_rc hd__pg_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
         pthread_mutex_unlock(&st->mu);
         c->begin_pending = "BEGIN";
         rc = fn(c, ctx, err);
+        if (rc == HD_OK && !fail_commit && c->ndeferred) {
+            /* the deferred statements, the COMMIT and any BEGIN: one round trip */
+            PGresult *r = pipeline(c, NULL, "COMMIT", 0, NULL, NULL, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                rc = hd__pg_error(err, r, c->pg, "statement");
+                simple(c, "ROLLBACK", NULL); /* a transaction left failed ends here */
+            }
+            PQclear(r);
+            pool_give(st, c);
+            if (rc != HD_EBUSY) return rc;
+            backoff(attempt);
+            continue;
+        }
+        deferred_drop(c);
         bool began = c->begin_pending == NULL;
         c->begin_pending = NULL;
         if (rc == HD_OK && fail_commit) {
@@ -182,6 +261,10 @@ hd_rc hd__pg_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
         if (!c) return err ? err->rc : HD_ESTORE;
         c->begin_pending = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
         rc = fn(c, ctx, err);
+        if (c->ndeferred) { /* a write has no place in a read */
+            deferred_drop(c);
+            if (rc == HD_OK) rc = hd_err_set(err, HD_EINTERNAL, "", "a deferred write in a read");
+        }
         if (c->begin_pending == NULL) simple(c, "COMMIT", NULL);
         c->begin_pending = NULL;
         pool_give(st, c);
@@ -227,40 +310,6 @@ static hd_rc prepare(hd_conn *c, const char *sql, stmt_slot **out, hd_err *err) 
     return hd_err_set(err, HD_ESTORE, "", "statement cache full");
 }
 
-/* Sends the pending BEGIN and the first statement in one pipeline (libpq
- * 14+): one round trip instead of two. Returns the statement's result (or
- * the BEGIN's, when that failed). */
-static PGresult *exec_with_begin(hd_conn *c, const char *name, int n, const char *const *vals,
-                                 const int *lens, const int *fmts) {
-    const char *begin = c->begin_pending;
-    c->begin_pending = NULL;
-    if (!PQenterPipelineMode(c->pg)) {
-        PGresult *b = PQexec(c->pg, begin);
-        if (PQresultStatus(b) != PGRES_COMMAND_OK) return b;
-        PQclear(b);
-        return PQexecPrepared(c->pg, name, n, vals, lens, fmts, 0);
-    }
-    PQsendQueryParams(c->pg, begin, 0, NULL, NULL, NULL, NULL, 0);
-    PQsendQueryPrepared(c->pg, name, n, vals, lens, fmts, 0);
-    PQpipelineSync(c->pg);
-    PGresult *b = PQgetResult(c->pg), *x;
-    while ((x = PQgetResult(c->pg)) != NULL) PQclear(x); /* end of BEGIN's results */
-    PGresult *res = PQgetResult(c->pg);
-    while ((x = PQgetResult(c->pg)) != NULL) PQclear(x); /* end of the statement's */
-    while ((x = PQgetResult(c->pg)) != NULL) {           /* the sync */
-        ExecStatusType st = PQresultStatus(x);
-        PQclear(x);
-        if (st == PGRES_PIPELINE_SYNC) break;
-    }
-    PQexitPipelineMode(c->pg);
-    if (PQresultStatus(b) != PGRES_COMMAND_OK) {
-        PQclear(res);
-        return b;
-    }
-    PQclear(b);
-    return res;
-}
-
 #define PG_PARAMS_MAX 64
 
 hd_rc hd__pg_query(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_rows **out,
@@ -295,8 +344,9 @@ hd_rc hd__pg_query(hd_conn *c, const char *sql, const hd_val *params, int nparam
             break;
         }
     }
-    PGresult *res = c->begin_pending ? exec_with_begin(c, s->name, nparams, vals, lens, fmts)
-                                     : PQexecPrepared(c->pg, s->name, nparams, vals, lens, fmts, 0);
+    PGresult *res = c->begin_pending || c->ndeferred
+                        ? pipeline(c, s->name, NULL, nparams, vals, lens, fmts)
+                        : PQexecPrepared(c->pg, s->name, nparams, vals, lens, fmts, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = hd__pg_error(err, res, c->pg, "statement");
@@ -321,5 +371,47 @@ hd_rc hd__pg_query(hd_conn *c, const char *sql, const hd_val *params, int nparam
         *changes = t && *t ? strtoll(t, NULL, 10) : 0;
     }
     PQclear(res);
+    return HD_OK;
+}
+
+hd_rc hd__pg_defer(hd_conn *c, const char *sql, const hd_val *params, int nparams, hd_err *err) {
+    if (nparams > PG_PARAMS_MAX) return hd_err_set(err, HD_EINTERNAL, "", "too many parameters");
+    if (c->ndeferred == PG_DEFERRED_MAX) /* enough waiting: this one goes with them now */
+        return hd__pg_query(c, sql, params, nparams, NULL, NULL, err);
+    stmt_slot *s = NULL;
+    hd_rc rc = prepare(c, sql, &s, err);
+    if (rc) return rc;
+    pg_deferred *d = calloc(1, sizeof *d);
+    if (!d) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    d->name = s->name;
+    d->n = nparams;
+    bool oom = false;
+    for (int i = 0; i < nparams; i++) {
+        const hd_val *v = &params[i];
+        char num[32];
+        switch (v->type) {
+        case HD_V_NULL: break;
+        case HD_V_INT:
+            snprintf(num, sizeof num, "%lld", (long long)v->i);
+            oom |= !(d->vals[i] = strdup(num));
+            break;
+        case HD_V_REAL:
+            snprintf(num, sizeof num, "%.17g", v->r);
+            oom |= !(d->vals[i] = strdup(num));
+            break;
+        default: /* binary, as in hd__pg_query */
+            d->vals[i] = malloc(v->n ? v->n : 1);
+            if (d->vals[i]) memcpy(d->vals[i], v->s, v->n);
+            oom |= !d->vals[i];
+            d->lens[i] = (int)v->n;
+            d->fmts[i] = 1;
+            break;
+        }
+    }
+    c->deferred[c->ndeferred++] = d; /* dropped with the others even when oom */
+    if (oom) {
+        deferred_drop(c);
+        return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    }
     return HD_OK;
 }

@@ -484,6 +484,8 @@ hd_rc hd__exec_script(hd_conn *c, const char *sql, hd_err *err) {
         }
         return HD_OK;
     }
+    if (c->ndeferred)
+        return hd_err_set(err, HD_EINTERNAL, "", "a script after a deferred statement");
     if (c->begin_pending) { /* a script runs inside the transaction: begin it first */
         PGresult *b = PQexec(c->pg, c->begin_pending);
         c->begin_pending = NULL;

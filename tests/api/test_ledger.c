@@ -84,6 +84,10 @@ static void test_transfers_holds_and_errors(void **state) {
     ht_expect_problem(&r, 409, "amount");
     assert_non_null(strstr(ht_str(r.json, "detail"), "insufficient"));
     ht_free(&r);
+    /* amounts past 32 bits, too (PostgreSQL once read them as integer when undoing a credit) */
+    r = xfer(&s, "t2big", acc_a, acc_b, 6000000000L, NULL);
+    ht_expect_problem(&r, 409, "amount");
+    ht_free(&r);
     /* bad input names the field */
     r = xfer(&s, "t3", acc_a, acc_b, -5, NULL);
     ht_expect_problem(&r, 422, "amount");
