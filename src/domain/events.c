@@ -61,6 +61,7 @@ typedef struct ev_in {
     int nids;
     const json_t *customer_fields; /* name/city for a new customer */
     const json_t *properties;
+    char *props_text; /* properties as stored, made here rather than in the transaction */
     const char *order_id;
     int64_t amount;
     bool is_order, is_refund;
@@ -133,10 +134,9 @@ static hd_rc validate(hd_domain *d, const json_t *in, ev_in *e, hd_err *err) {
     if (props && !json_is_null(props)) {
         if (!json_is_object(props))
             return hd_err_set(err, HD_EINVAL, "properties", "must be an object");
-        char *s = json_dumps(props, JSON_COMPACT);
-        size_t n = s ? strlen(s) : 0;
-        free(s);
-        if (n > HD_EVENT_PROPS_MAX)
+        e->props_text = hd_json_dump(props);
+        if (!e->props_text) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+        if (strlen(e->props_text) > HD_EVENT_PROPS_MAX)
             return hd_err_set(err, HD_ETOOBIG, "properties", "must serialise to at most %d bytes",
                               HD_EVENT_PROPS_MAX);
         e->properties = props;
@@ -316,7 +316,6 @@ static hd_rc process(hd_conn *c, hd_domain *d, ev_in *e, hd_err *err) {
     }
     e->id = hd_id_next(d->ids);
     e->result_customer = cid;
-    char *props = e->properties ? hd_json_dump(e->properties) : NULL;
     hd_val p[8] = {hd_vint(cid),
                    hd_vint(e->id),
                    hd_vtext(e->type),
@@ -324,12 +323,11 @@ static hd_rc process(hd_conn *c, hd_domain *d, ev_in *e, hd_err *err) {
                    hd_vint(e->occurred_at),
                    hd_vint(hd_now(d)),
                    e->key ? hd_vtext(e->key) : hd_vnull(),
-                   hd_vtext(props ? props : "{}")};
+                   hd_vtext(e->props_text ? e->props_text : "{}")};
     rc = hd_exec(c,
                  "INSERT INTO events (customer_id, id, type, touchpoint, occurred_at, received_at, "
                  "ev_key, properties) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                  p, 8, NULL, err);
-    free(props);
     if (rc == HD_ECONFLICT) /* another node recorded this key just now: retry and replay */
         return hd_err_set(err, HD_EBUSY, "key", "raced on event key");
     if (rc) return rc;
@@ -386,6 +384,7 @@ hd_rc hd_event_record(hd_domain *d, const hd_idem *im, const json_t *in, int *st
         one_ctx oc = {d, e};
         rc = hd_idem_write(d, im, one_cb, &oc, status, out, replayed, err);
     }
+    free(e->props_text);
     free(e);
     return rc;
 }
@@ -486,6 +485,7 @@ hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, i
     }
 
     hd_rc rc = hd_idem_write(d, im, batch_cb, &bc, status, out, replayed, err);
+    for (size_t i = 0; i < n; i++) free(bc.evs[i].props_text);
     free(bc.evs);
     return rc;
 }
@@ -501,6 +501,7 @@ hd_rc hd_event_process(hd_conn *c, hd_domain *d, const json_t *in, int64_t *even
         if (customer_id) *customer_id = e->result_customer;
         if (duplicate) *duplicate = e->duplicate;
     }
+    free(e->props_text);
     free(e);
     return rc;
 }
