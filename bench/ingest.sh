@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/ingest.sh - event ingestion next to its floors, in one run:
 #   (a) POST /v1/events/batch (1,000 events a call, 2 client threads, full
-#       processing) vs the same rows inserted straight into SQLite (the ceiling)
+#       processing) vs the same rows inserted straight into SQLite (the ceiling;
+#       also through hudong's own VFS and page cache, src/store/store_vfs.c and
+#       store_pcache.c)
 #   (b) POST /v1/events one at a time vs a libmicrohttpd hello-world with the
 #       same thread pool, the same client and concurrency: rate, p50, p99
 #   (c) `hudong import orders` of a generated 1,000,000-line file
@@ -66,6 +68,7 @@ serve "$work/a.db"
 a_api=$("$INGEST" batch --url "$url" --key "$key" --events "$EVENTS" --threads 2 | grep '^result:')
 stop "$spid"
 a_ceil=$("$INGEST" ceiling --db "$work/ceil.db" --events "$EVENTS" | grep '^result:')
+a_ceil2=$("$INGEST" ceiling --db "$work/ceil2.db" --events "$EVENTS" --vfs hudong | grep '^result:')
 
 # (b) single events vs hello-world, same client
 serve "$work/b.db"
@@ -98,6 +101,9 @@ printf '%-44s %12s %10s %10s\n' "measurement" "rate/s" "p50 ms" "p99 ms"
 printf '%-44s %12s %10s %10s\n' "(a) POST /v1/events/batch, 1000/call, 2 thr" "$ra" - -
 printf '%-44s %12s %10s %10s\n' "    sqlite3 ceiling, same rows, 1000/txn" "$rc" - -
 printf '%-44s %12s\n' "    batch / ceiling (target >= 25%)" "$(pct "$ra" "$rc")%"
+rc2=$(field rate "$a_ceil2")
+printf '%-44s %12s %10s %10s\n' "    the same through hudong's SQLite layer" "$rc2" - -
+printf '%-44s %12s\n' "    batch / that" "$(pct "$ra" "$rc2")%"
 printf '%-44s %12s %10s %10s\n' "(b) POST /v1/events, concurrency $CONCURRENCY" "$rb" \
     "$(field p50_ms "$b_api")" "$(field p99_ms "$b_api")"
 printf '%-44s %12s %10s %10s\n' "    libmicrohttpd hello, same client" "$rh" \
@@ -108,5 +114,6 @@ printf '%-44s %12s\n' "    orders imported; target < 20 s" "$c_orders"
 echo
 echo "raw: $a_api"
 echo "raw: $a_ceil"
+echo "raw: $a_ceil2"
 echo "raw: $b_api"
 echo "raw: $b_hello"

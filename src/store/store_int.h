@@ -113,6 +113,8 @@ hd_rc hd__pg_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 /* store_vfs.c: the default VFS with each commit's WAL frames written in one call */
 #define HD_SQLITE_VFS "hudong"
 int hd__vfs_register(void);
+/* store_pcache.c: the default page cache without a scan of it at every commit */
+int hd__pcache_register(void);
 
 /* shared helpers */
 hd_rc hd__exec_script(hd_conn *c, const char *sql, hd_err *err);

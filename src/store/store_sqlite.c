@@ -123,11 +123,13 @@ static void *checkpoint_main(void *arg) {
 
 /* Once per process, before SQLite initialises: no allocation counts (SQLite
  * keeps them under one global mutex the writer and the readers would all
- * queue on, and we never ask for them), and our VFS (store_vfs.c). */
+ * queue on, and we never ask for them), our page cache (store_pcache.c) and
+ * our VFS (store_vfs.c). */
 static int vfs_rc = SQLITE_OK;
 static void sqlite_setup(void) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    vfs_rc = hd__vfs_register();
+    vfs_rc = hd__pcache_register();
+    if (vfs_rc == SQLITE_OK) vfs_rc = hd__vfs_register();
 }
 
 hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err) {

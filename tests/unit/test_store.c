@@ -243,6 +243,57 @@ static void test_wal_stays_bounded(void **state) {
     assert_int_equal(g.found, 1);
 }
 
+/* ---- SQLite: page splits and rollbacks with the store's page cache ---- */
+
+typedef struct {
+    int round;
+    bool fail;
+} split_ctx;
+
+static hd_rc insert_many(hd_conn *c, void *ctx, hd_err *err) {
+    split_ctx *x = ctx;
+    char v[300];
+    for (int i = 0; i < 40; i++) { /* random keys: pages split and get renumbered */
+        unsigned h = (unsigned)(x->round * 40 + i) * 2654435761u;
+        char k[32];
+        snprintf(k, sizeof k, "split-%08x", h);
+        memset(v, 'a' + (int)(h % 26), sizeof v - 1);
+        v[sizeof v - 1] = '\0';
+        hd_val p[2] = {hd_vtext(k), hd_vtext(v)};
+        hd_rc rc = hd_exec(c, "INSERT INTO meta (k, v) VALUES (?, ?)", p, 2, NULL, err);
+        if (rc) return rc;
+    }
+    return x->fail ? hd_err_set(err, HD_EINVAL, "", "rolled back on purpose") : HD_OK;
+}
+
+static hd_rc count_and_check(hd_conn *c, void *ctx, hd_err *err) {
+    int64_t *out = ctx;
+    hd_rc rc =
+        hd_query_int(c, "SELECT count(*) FROM meta WHERE k LIKE 'split-%'", NULL, 0, &out[0], err);
+    if (rc) return rc;
+    hd_rows *r;
+    if ((rc = hd_query(c, "PRAGMA integrity_check", NULL, 0, &r, err))) return rc;
+    out[1] = hd_rows_next(r, err) == 1 && strcmp(hd_rows_text(r, 0, NULL), "ok") == 0;
+    hd_rows_free(r);
+    return HD_OK;
+}
+
+static void test_splits_and_rollbacks_stay_intact(void **state) {
+    fixture *f = *state;
+    hd_err err;
+    int kept = 0;
+    for (int round = 0; round < 600; round++) {
+        split_ctx x = {round, round % 3 == 2};
+        hd_rc rc = hd_store_write(f->st, insert_many, &x, &err);
+        assert_int_equal(rc, x.fail ? HD_EINVAL : HD_OK);
+        if (!x.fail) kept += 40;
+    }
+    int64_t out[2] = {0, 0};
+    assert_int_equal(hd_store_read(f->st, count_and_check, out, &err), HD_OK);
+    assert_int_equal(out[0], kept);
+    assert_int_equal(out[1], 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrated_and_roundtrip),
@@ -252,6 +303,7 @@ int main(void) {
     };
     const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test(test_wal_stays_bounded),
+        cmocka_unit_test(test_splits_and_rollbacks_stay_intact),
     };
     int fails = cmocka_run_group_tests_name("store_sqlite", tests, open_sqlite, close_store);
     fails += cmocka_run_group_tests_name("store_sqlite_wal", sqlite_only, open_sqlite, close_store);
