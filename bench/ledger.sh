@@ -57,7 +57,7 @@ pgb=$("$PGBIN/pgbench" -h "$H" -p "$P" -U hudong -b tpcb-like -c 8 -j 2 -T 20 pg
 KEY=$(./hudong apikey create --db "$PG" --name bench | tail -n 1)
 serve "$PG"
 $B members "$URL" "$KEY" 1000
-single=$($B single "$URL" "$KEY" $((N / 5)) 8)
+single=$($B single "$URL" "$KEY" "$N" 8)
 kill -TERM $SERVER; wait $SERVER || true
 ./hudong check --db "$PG"
 set -- $single

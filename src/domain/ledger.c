@@ -483,10 +483,12 @@ static const char SQL_UNCREDIT[] = "UPDATE accounts SET credits_posted = credits
                                    "credits_pending = credits_pending - CASE WHEN ?3 = 1 THEN "
                                    "CAST(?2 AS BIGINT) ELSE 0 END WHERE id = ?1";
 
-/* PostgreSQL: the key claim and the move in one statement, one round trip:
- * the move happens only when the key was new (t returned a row); the first
- * column says whether it was, the others are SQL_MOVE's (one row each,
- * NULL when nothing moved). */
+/* PostgreSQL: the key claim, the move and - when ?14 says the debit spends a
+ * member's lots - SQL_TAKE_FIRST in one statement, one round trip. The move
+ * happens only when the key was new (t returned a row), the lot only when
+ * the debit moved. Columns: whether the key was new; SQL_MOVE's two (one row
+ * each, NULL when nothing moved); the lot taken, NULL when none was (then
+ * lots_consume does it the long way). */
 static const char SQL_CLAIM_MOVE_PG[] =
     "WITH t AS (INSERT INTO transfers (id, tkey, request_hash, debit_id, credit_id, amount, code, "
     "reference, status, timeout_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
@@ -502,8 +504,13 @@ static const char SQL_CLAIM_MOVE_PG[] =
     "ELSE 0 END "
     "WHERE EXISTS (SELECT 1 FROM t) AND kind <> 'merged' AND ((id = ?4 AND (?13 = 1 OR "
     "kind <> 'member' OR credits_posted + credit_limit - debits_posted - debits_pending >= ?6)) "
-    "OR id = ?5) RETURNING id, credits_posted - debits_posted - debits_pending AS raw) "
-    "SELECT (SELECT count(*) FROM t), m.id, m.raw FROM (SELECT 1) AS one LEFT JOIN m ON true";
+    "OR id = ?5) RETURNING id, credits_posted - debits_posted - debits_pending AS raw), "
+    "l AS (UPDATE lots SET remaining = remaining - CAST(?6 AS BIGINT) WHERE ?14 = 1 AND id = "
+    "(SELECT id FROM lots WHERE account_id = ?4 AND remaining > 0 ORDER BY expires_at, id "
+    "LIMIT 1) AND remaining >= CAST(?6 AS BIGINT) AND EXISTS (SELECT 1 FROM m WHERE m.id = ?4) "
+    "RETURNING id) "
+    "SELECT (SELECT count(*) FROM t), m.id, m.raw, (SELECT id FROM l) FROM (SELECT 1) AS one "
+    "LEFT JOIN m ON true";
 
 hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
                             hd_transfer_res *res, hd_err *err) {
@@ -543,7 +550,9 @@ again:;
     /* 1. claim the key: a replay or a reuse is found before anything moves */
     int64_t id = hd_id_next(d->ids), now = hd_now(d), n = 0;
     int64_t timeout_at = t->pending && t->timeout_s ? now + t->timeout_s * 1000 : 0;
-    hd_val p[13] = {hd_vint(id),
+    bool credit_lots = ca.member && strcmp(ca.currency, "points") == 0;
+    bool debit_lots = da.member && strcmp(da.currency, "points") == 0 && !t->lots_taken;
+    hd_val p[14] = {hd_vint(id),
                     hd_vtext(t->key),
                     hd_vtext(hash),
                     hd_vint(da.id),
@@ -555,15 +564,17 @@ again:;
                     timeout_at ? hd_vint(timeout_at) : hd_vnull(),
                     hd_vint(now),
                     hd_vbool(t->pending),
-                    hd_vbool(t->force || t->lots_taken)};
+                    hd_vbool(t->force || t->lots_taken),
+                    hd_vbool(debit_lots && !t->pending)};
     bool debited = false, credited = false;
-    int64_t credit_raw = 0;
+    int64_t credit_raw = 0, lot_taken = 0;
     int got;
     hd_rows *r;
     if (hd_conn_kind(c) == HD_STORE_POSTGRES) {
-        if ((rc = hd_query(c, SQL_CLAIM_MOVE_PG, p, 13, &r, err))) return rc;
+        if ((rc = hd_query(c, SQL_CLAIM_MOVE_PG, p, 14, &r, err))) return rc;
         while ((got = hd_rows_next(r, err)) == 1) {
             n = hd_rows_int(r, 0);
+            if (!hd_rows_isnull(r, 3)) lot_taken = hd_rows_int(r, 3);
             if (hd_rows_isnull(r, 1)) continue;
             if (hd_rows_int(r, 1) == da.id) {
                 debited = true;
@@ -659,6 +670,12 @@ again:;
                           "THEN CAST(?2 AS BIGINT) ELSE 0 END WHERE id = ?1",
                           u, 3, NULL, err)))
             return rc;
+        if (lot_taken) { /* and the lot the debit spent */
+            hd_val l[2] = {hd_vint(t->amount), hd_vint(lot_taken)};
+            if ((rc = hd_exec(c, "UPDATE lots SET remaining = remaining + ? WHERE id = ?", l, 2,
+                              NULL, err)))
+                return rc;
+        }
         hd_val del = hd_vint(id);
         if ((rc = hd_exec(c, "DELETE FROM transfers WHERE id = ?", &del, 1, NULL, err))) return rc;
         if (fresh) return hd_err_set(err, HD_EINTERNAL, "credit", "the credit account is closed");
@@ -670,9 +687,8 @@ again:;
 
     /* 3. lots: spending consumes them; a posted credit to a member forms one
      * from what is left after repaying any debt */
-    bool credit_lots = ca.member && strcmp(ca.currency, "points") == 0;
-    bool debit_lots = da.member && strcmp(da.currency, "points") == 0 && !t->lots_taken;
-    if (debit_lots && (rc = lots_consume(c, da.id, id, t->amount, t->pending, err))) return rc;
+    if (debit_lots && !lot_taken && (rc = lots_consume(c, da.id, id, t->amount, t->pending, err)))
+        return rc;
     if (credit_lots && !t->pending) {
         int64_t before = credit_raw - t->amount;
         int64_t grow = (credit_raw > 0 ? credit_raw : 0) - (before > 0 ? before : 0);
