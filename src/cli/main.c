@@ -66,7 +66,7 @@ static int cmd_serve(int argc, char **argv) {
     const char *db = HD_CLI_DB();
     const char *listen = hd_cli_env("HUDONG_LISTEN", "127.0.0.1:8080");
     const char *level = hd_cli_env("HUDONG_LOG_LEVEL", "info");
-    long conns = strtol(hd_cli_env("HUDONG_MAX_CONNECTIONS", "0"), NULL, 10);
+    const char *conns_s = hd_cli_env("HUDONG_MAX_CONNECTIONS", "1024");
     bool test_clock = getenv("HUDONG_TEST_CLOCK") != NULL;
     bool demo = false;
     const char *web = hd_cli_env("HUDONG_WEB", "web");
@@ -86,7 +86,7 @@ static int cmd_serve(int argc, char **argv) {
         case 'd': db = optarg; break;
         case 'l': listen = optarg; break;
         case 'w': web = optarg; break;
-        case 't': conns = strtol(optarg, NULL, 10); break;
+        case 't': conns_s = optarg; break;
         case 'v': level = optarg; break;
         case 'c': test_clock = true; break;
         case 'm': demo = true; break;
@@ -111,6 +111,15 @@ static int cmd_serve(int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "hudong serve: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    char *end = NULL;
+    long conns = strtol(conns_s, &end, 10);
+    if (!*conns_s || *end || conns < 1 || conns > 100000) {
+        fprintf(stderr,
+                "hudong serve: --max-connections (or HUDONG_MAX_CONNECTIONS) must be a whole "
+                "number from 1 to 100000, got '%s'\n",
+                conns_s);
         return 2;
     }
     hd_log_level lv;

@@ -226,9 +226,26 @@ static void test_sigterm_finishes_in_flight(void **state) {
     free(acked);
 }
 
+static void test_serve_refuses_bad_options(void **state) {
+    (void)state;
+    ht_server s;
+    ht_start(&s, false);
+    /* the second server names what is wrong and exits 2 without starting */
+    const char *const bad[][4] = {{"serve", "--max-connections", "lots", NULL},
+                                  {"serve", "--max-connections", "0", NULL},
+                                  {"serve", "--log-level", "loud", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = NULL;
+        assert_int_equal(ht_cli(&s, &out, bad[i]), 2);
+        free(out);
+    }
+    ht_stop(&s, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_nodes_interleaved),
+        cmocka_unit_test(test_serve_refuses_bad_options),
         cmocka_unit_test(test_kill9_keeps_acknowledged),
         cmocka_unit_test(test_sigterm_finishes_in_flight),
     };
