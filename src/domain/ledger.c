@@ -512,6 +512,18 @@ static const char SQL_CLAIM_MOVE_PG[] =
     "SELECT (SELECT count(*) FROM t), m.id, m.raw, (SELECT id FROM l) FROM (SELECT 1) AS one "
     "LEFT JOIN m ON true";
 
+/* One row of SQL_MOVE's RETURNING, at column col: which side moved, and the
+ * credit side's new credits - debits - pending. */
+static void move_row(hd_rows *r, int col, int64_t debit_id, bool *debited, bool *credited,
+                     int64_t *credit_raw) {
+    if (hd_rows_int(r, col) == debit_id) {
+        *debited = true;
+    } else {
+        *credited = true;
+        *credit_raw = hd_rows_int(r, col + 1);
+    }
+}
+
 hd_rc hd_ledger_transfer_in(hd_conn *c, hd_domain *d, const hd_transfer_req *t,
                             hd_transfer_res *res, hd_err *err) {
     res->id = 0;
@@ -575,13 +587,7 @@ again:;
         while ((got = hd_rows_next(r, err)) == 1) {
             n = hd_rows_int(r, 0);
             if (!hd_rows_isnull(r, 3)) lot_taken = hd_rows_int(r, 3);
-            if (hd_rows_isnull(r, 1)) continue;
-            if (hd_rows_int(r, 1) == da.id) {
-                debited = true;
-            } else {
-                credited = true;
-                credit_raw = hd_rows_int(r, 2);
-            }
+            if (!hd_rows_isnull(r, 1)) move_row(r, 1, da.id, &debited, &credited, &credit_raw);
         }
         hd_rows_free(r);
         if (got < 0) return err->rc;
@@ -617,14 +623,8 @@ again:;
         hd_val m[5] = {hd_vint(da.id), hd_vint(ca.id), hd_vint(t->amount), hd_vbool(t->pending),
                        hd_vbool(t->force || t->lots_taken)};
         if ((rc = hd_query(c, SQL_MOVE, m, 5, &r, err))) return rc;
-        while ((got = hd_rows_next(r, err)) == 1) {
-            if (hd_rows_int(r, 0) == da.id) {
-                debited = true;
-            } else {
-                credited = true;
-                credit_raw = hd_rows_int(r, 1);
-            }
-        }
+        while ((got = hd_rows_next(r, err)) == 1)
+            move_row(r, 0, da.id, &debited, &credited, &credit_raw);
         hd_rows_free(r);
         if (got < 0) return err->rc;
     }
