@@ -228,7 +228,8 @@ hd_rc hd__pg_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
             PGresult *r = pipeline(c, NULL, "COMMIT", 0, NULL, NULL, NULL);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 rc = hd__pg_error(err, r, c->pg, "statement");
-                simple(c, "ROLLBACK", NULL); /* a transaction left failed ends here */
+                if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) /* left failed: end it */
+                    simple(c, "ROLLBACK", NULL);
             }
             PQclear(r);
             pool_give(st, c);

@@ -69,13 +69,18 @@ static int wal_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 o
     int rc;
     if (f->len && off != f->off + (sqlite3_int64)f->len && (rc = wal_flush(f))) return rc;
     if (f->len + (size_t)amt > BUF_MAX && (rc = wal_flush(f))) return rc;
-    if ((size_t)amt > WRITE_MAX) return f->real->pMethods->xWrite(f->real, data, amt, off);
+    if ((size_t)amt > WRITE_MAX) { /* larger than any page: in order, straight through */
+        if ((rc = wal_flush(f))) return rc;
+        f->commit_pending = false;
+        return f->real->pMethods->xWrite(f->real, data, amt, off);
+    }
     if (f->len + (size_t)amt > f->cap) {
         size_t cap = f->cap ? f->cap : 64 * 1024;
         while (cap < f->len + (size_t)amt) cap *= 2;
         unsigned char *b = realloc(f->buf, cap);
         if (!b) { /* no memory for the buffer: write through */
             if ((rc = wal_flush(f))) return rc;
+            f->commit_pending = false;
             return f->real->pMethods->xWrite(f->real, data, amt, off);
         }
         f->buf = b;
