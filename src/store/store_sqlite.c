@@ -127,9 +127,11 @@ static void *checkpoint_main(void *arg) {
  * our VFS (store_vfs.c). */
 static int vfs_rc = SQLITE_OK;
 static void sqlite_setup(void) {
+    /* both refused (SQLITE_MISUSE) if something in the process started
+     * SQLite first: then it runs without these two, only slower */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    vfs_rc = hd__pcache_register();
-    if (vfs_rc == SQLITE_OK) vfs_rc = hd__vfs_register();
+    hd__pcache_register();
+    vfs_rc = hd__vfs_register();
 }
 
 hd_store *hd__sqlite_open(const hd_store_opts *o, const char *path, hd_err *err) {

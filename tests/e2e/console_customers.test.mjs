@@ -39,6 +39,13 @@ test('find a customer by phone and open the 360° view', async () => {
   await page.fill('form.search input[name="phone"]', `${local.slice(0, 3)} ${local.slice(3, 7)} ${local.slice(7)}`);
   await page.click('form.search button[type=submit]');
   await page.waitForSelector(`tr[data-id="${c.id}"]`);
+  // the list may render twice (the first page, then its count): wait until it
+  // settles on one row; more than one never settles and fails here
+  await page
+    .waitForFunction(() => document.querySelectorAll('.paged tbody tr').length === 1, null, {
+      timeout: 5000,
+    })
+    .catch(() => {});
   assert.equal(await page.$$eval('.paged tbody tr', (rs) => rs.length), 1);
   assert.equal(await page.textContent(`tr[data-id="${c.id}"] .phone`), c.phone);
   await shot(page, 'console-customers-search');
