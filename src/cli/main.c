@@ -92,19 +92,20 @@ static int cmd_serve(int argc, char **argv) {
         case 'm': demo = true; break;
         case 'h':
             puts("usage: hudong serve [--db PATH|postgres://...] [--listen HOST:PORT]\n"
-                 "                    [--max-connections N]\n"
-                 "                    [--log-level error|warn|info|debug] [--test-clock] [--demo]\n"
+                 "                    [--max-connections N] [--log-level error|warn|info|debug]\n"
+                 "                    [--test-clock] [--demo] [--web DIR]\n"
                  "\n"
-                 "  --db          store (default $HUDONG_DB or ./hudong.db; SQLite unless "
-                 "postgres://)\n"
-                 "  --listen      address (default $HUDONG_LISTEN or 127.0.0.1:8080; port 0 picks "
-                 "one)\n"
-                 "  --max-connections  clients served at once, each on its own thread\n"
-                 "                (default $HUDONG_MAX_CONNECTIONS or 1024)\n"
-                 "  --log-level   info logs one line per request to stderr (default)\n"
-                 "  --test-clock  time stands still until POST /v1/test/clock moves it\n"
-                 "  --demo        load demo data when the store has no customers yet\n"
-                 "  --web DIR     the console and member pages (default $HUDONG_WEB or ./web)");
+                 "  --db               store (default $HUDONG_DB or ./hudong.db; SQLite unless\n"
+                 "                     postgres://)\n"
+                 "  --listen           address (default $HUDONG_LISTEN or 127.0.0.1:8080; port 0\n"
+                 "                     picks one)\n"
+                 "  --max-connections  clients served at once, each on its own thread (default\n"
+                 "                     $HUDONG_MAX_CONNECTIONS or 1024)\n"
+                 "  --log-level        info logs one line per request to stderr (default)\n"
+                 "  --test-clock       time stands still until POST /v1/test/clock moves it\n"
+                 "  --demo             load demo data when the store has no customers yet\n"
+                 "  --web DIR          the console and member pages (default $HUDONG_WEB or "
+                 "./web)");
             return 0;
         default: return 2;
         }
