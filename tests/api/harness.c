@@ -312,6 +312,27 @@ ht_resp ht_get(const ht_server *s, const char *path) {
 ht_resp ht_post(const ht_server *s, const char *path, const char *body) {
     return ht_req(s, "POST", path, body, NULL, NULL);
 }
+ht_resp ht_postf(const ht_server *s, const char *path, const char *fmt, ...) {
+    char body[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    return ht_post(s, path, body);
+}
+
+void ht_clock_to(const ht_server *s, const char *iso) {
+    ht_resp r = ht_postf(s, "/v1/test/clock", "{\"now\":\"%s\"}", iso);
+    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
+    ht_free(&r);
+}
+
+void ht_clock_advance(const ht_server *s, long seconds) {
+    ht_resp r = ht_postf(s, "/v1/test/clock", "{\"advance_s\":%ld}", seconds);
+    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
+    ht_free(&r);
+}
+
 ht_resp ht_post_idem(const ht_server *s, const char *path, const char *body, const char *ikey) {
     char h[256];
     snprintf(h, sizeof h, "Idempotency-Key: %s", ikey);

@@ -63,6 +63,13 @@ ht_resp ht_post_idem(const ht_server *s, const char *path, const char *body, con
 ht_resp ht_patch(const ht_server *s, const char *path, const char *body);
 ht_resp ht_delete(const ht_server *s, const char *path);
 void ht_free(ht_resp *r);
+/* POST with a body formatted like printf (up to 2 KiB). */
+ht_resp ht_postf(const ht_server *s, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The test clock (the server started with test_clock): set it to an RFC 3339
+ * time, or move it on; either runs what came due, and fails the test on error. */
+void ht_clock_to(const ht_server *s, const char *iso);
+void ht_clock_advance(const ht_server *s, long seconds);
 
 /* json helpers: string member or "" */
 const char *ht_str(const json_t *o, const char *key);

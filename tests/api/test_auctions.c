@@ -19,26 +19,10 @@
 
 static int keyseq;
 
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...) {
-    char body[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    return ht_post(s, path, body);
-}
-
-static void clock_to(const ht_server *s, const char *iso) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"now\":\"%s\"}", iso);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static char *customer(const ht_server *s, const char *phone, const char *name) {
-    ht_resp r = name ? postf(s, "/v1/customers", "{\"phone\":\"%s\",\"name\":\"%s\"}", phone, name)
-                     : postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
+    ht_resp r =
+        name ? ht_postf(s, "/v1/customers", "{\"phone\":\"%s\",\"name\":\"%s\"}", phone, name)
+             : ht_postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
     if (r.status != 201) fail_msg("customer: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -47,10 +31,10 @@ static char *customer(const ht_server *s, const char *phone, const char *name) {
 
 static void give(const ht_server *s, const char *cid, long points) {
     ht_resp r =
-        postf(s, "/v1/transfers",
-              "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
-              "\"amount\":%ld,\"code\":\"adjust\"}",
-              ++keyseq, cid, points);
+        ht_postf(s, "/v1/transfers",
+                 "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
+                 "\"amount\":%ld,\"code\":\"adjust\"}",
+                 ++keyseq, cid, points);
     if (r.status != 201) fail_msg("give: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -77,10 +61,10 @@ static void expect_points(const ht_server *s, const char *cid, long long bal, lo
 }
 
 static char *reward(const ht_server *s, long stock) {
-    ht_resp r = postf(s, "/v1/rewards",
-                      "{\"type\":\"physical\",\"name\":{\"zh\":\"保温杯\",\"en\":\"Flask\"},"
-                      "\"price\":{\"points\":500},\"stock\":%ld}",
-                      stock);
+    ht_resp r = ht_postf(s, "/v1/rewards",
+                         "{\"type\":\"physical\",\"name\":{\"zh\":\"保温杯\",\"en\":\"Flask\"},"
+                         "\"price\":{\"points\":500},\"stock\":%ld}",
+                         stock);
     if (r.status != 201) fail_msg("reward: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -108,7 +92,7 @@ static json_t *get_json(const ht_server *s, const char *path) {
 static ht_resp bid(const ht_server *s, const char *aid, const char *cid, long amount) {
     char p[96];
     snprintf(p, sizeof p, "/v1/auctions/%s/bids", aid);
-    return postf(s, p, "{\"customer_id\":\"%s\",\"amount\":%ld}", cid, amount);
+    return ht_postf(s, p, "{\"customer_id\":\"%s\",\"amount\":%ld}", cid, amount);
 }
 
 static void expect_bid(const ht_server *s, const char *aid, const char *cid, long amount) {
@@ -135,7 +119,7 @@ static void test_lifecycle(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-03-01T00:00:00Z");
+    ht_clock_to(&s, "2026-03-01T00:00:00Z");
     char *rid = reward(&s, 1);
     char body[1024];
     snprintf(body, sizeof body,
@@ -176,7 +160,7 @@ static void test_lifecycle(void **state) {
     ht_expect_problem(&r, 422, "reserve");
     ht_free(&r);
 
-    clock_to(&s, "2026-03-01T01:00:00Z");
+    ht_clock_to(&s, "2026-03-01T01:00:00Z");
     json_t *au = auction(&s, aid);
     assert_string_equal(ht_str(au, "status"), "open");
     assert_int_equal(ht_int(au, "min_next_bid"), 100);
@@ -228,13 +212,13 @@ static void test_lifecycle(void **state) {
 
     /* anti-sniping: a bid in the last 60 s moves the end 60 s, never more than
      * 120 s past the scheduled 02:00 */
-    clock_to(&s, "2026-03-01T01:59:30Z");
+    ht_clock_to(&s, "2026-03-01T01:59:30Z");
     expect_bid(&s, aid, b, 2040);
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "ends_at"), "2026-03-01T02:01:00.000Z");
     assert_string_equal(ht_str(au, "scheduled_end"), "2026-03-01T02:00:00.000Z");
     json_decref(au);
-    clock_to(&s, "2026-03-01T02:00:10Z"); /* past the scheduled end, before the new one */
+    ht_clock_to(&s, "2026-03-01T02:00:10Z"); /* past the scheduled end, before the new one */
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "status"), "open");
     json_decref(au);
@@ -242,19 +226,19 @@ static void test_lifecycle(void **state) {
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "ends_at"), "2026-03-01T02:02:00.000Z");
     json_decref(au);
-    clock_to(&s, "2026-03-01T02:01:30Z");
+    ht_clock_to(&s, "2026-03-01T02:01:30Z");
     expect_bid(&s, aid, b, 2080);
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "ends_at"), "2026-03-01T02:02:00.000Z"); /* capped */
     json_decref(au);
-    clock_to(&s, "2026-03-01T02:01:50Z");
+    ht_clock_to(&s, "2026-03-01T02:01:50Z");
     expect_bid(&s, aid, a, 2100);
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "ends_at"), "2026-03-01T02:02:00.000Z");
     json_decref(au);
 
     /* the close: the winner's hold posts, one unit is taken, an order is made */
-    clock_to(&s, "2026-03-01T02:02:00Z");
+    ht_clock_to(&s, "2026-03-01T02:02:00Z");
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "status"), "closed");
     assert_string_equal(ht_str(au, "outcome"), "sold");
@@ -310,10 +294,10 @@ static void test_lifecycle(void **state) {
 }
 
 static char *make_auction(const ht_server *s, const char *rid, const char *extra) {
-    ht_resp r = postf(s, "/v1/auctions",
-                      "{\"reward_id\":\"%s\",\"starts_at\":\"2026-04-01T00:00:00Z\",\"ends_at\":"
-                      "\"2026-04-01T01:00:00Z\",\"starting_bid\":100%s%s}",
-                      rid, extra ? "," : "", extra ? extra : "");
+    ht_resp r = ht_postf(s, "/v1/auctions",
+                         "{\"reward_id\":\"%s\",\"starts_at\":\"2026-04-01T00:00:00Z\",\"ends_at\":"
+                         "\"2026-04-01T01:00:00Z\",\"starting_bid\":100%s%s}",
+                         rid, extra ? "," : "", extra ? extra : "");
     if (r.status != 201) fail_msg("auction: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -324,16 +308,16 @@ static void test_unsold_and_refusals(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-03-31T00:00:00Z");
+    ht_clock_to(&s, "2026-03-31T00:00:00Z");
     char *rid = reward(&s, 5), *empty = reward(&s, 0);
     /* bad input names the field and creates nothing */
     char body[512];
     ht_resp r = ht_post(&s, "/v1/auctions", "{\"starts_at\":\"2026-04-01T00:00:00Z\"}");
     ht_expect_problem(&r, 422, "reward_id");
     ht_free(&r);
-    r = postf(&s, "/v1/auctions",
-              "{\"reward_id\":\"987654321\",\"starts_at\":\"2026-04-01T00:00:00Z\",\"ends_at\":"
-              "\"2026-04-01T01:00:00Z\",\"starting_bid\":100}");
+    r = ht_postf(&s, "/v1/auctions",
+                 "{\"reward_id\":\"987654321\",\"starts_at\":\"2026-04-01T00:00:00Z\",\"ends_at\":"
+                 "\"2026-04-01T01:00:00Z\",\"starting_bid\":100}");
     ht_expect_problem(&r, 422, "reward_id");
     ht_free(&r);
     snprintf(body, sizeof body,
@@ -375,7 +359,7 @@ static void test_unsold_and_refusals(void **state) {
     char *a = customer(&s, "13900000001", "王芳"), *g = customer(&s, "13900000002", "赵敏");
     give(&s, a, 1000);
     give(&s, g, 1000);
-    clock_to(&s, "2026-04-01T00:10:00Z");
+    ht_clock_to(&s, "2026-04-01T00:10:00Z");
     r = bid(&s, reserve, "99999999", 100);
     ht_expect_problem(&r, 422, "customer_id");
     ht_free(&r);
@@ -402,14 +386,14 @@ static void test_unsold_and_refusals(void **state) {
                 "\"formula\":\"properties.g\"}");
     assert_int_equal(r.status, 201);
     ht_free(&r);
-    r = postf(&s, "/v1/events",
-              "{\"type\":\"test.vip\",\"customer\":\"%s\",\"properties\":{\"g\":100}}", g);
+    r = ht_postf(&s, "/v1/events",
+                 "{\"type\":\"test.vip\",\"customer\":\"%s\",\"properties\":{\"g\":100}}", g);
     assert_int_equal(r.status, 201);
     ht_free(&r);
     expect_bid(&s, vip, g, 100);
     expect_points(&s, g, 1000, 800, 200);
 
-    clock_to(&s, "2026-04-01T01:00:00Z");
+    ht_clock_to(&s, "2026-04-01T01:00:00Z");
     au = auction(&s, reserve);
     assert_string_equal(ht_str(au, "outcome"), "reserve_not_met");
     assert_true(json_is_null(json_object_get(au, "order_id")));
@@ -449,15 +433,15 @@ static void test_closed_by_tick(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2021-01-01T00:00:00Z");
+    ht_clock_to(&s, "2021-01-01T00:00:00Z");
     ht_resp p = ht_patch(&s, "/v1/program", "{\"expiry\":{\"policy\":\"none\"}}");
     assert_int_equal(p.status, 200); /* or the points of 2021 expire at the tick too */
     ht_free(&p);
     char *rid = reward(&s, 2);
-    ht_resp r = postf(&s, "/v1/auctions",
-                      "{\"reward_id\":\"%s\",\"starts_at\":\"2021-01-01T00:00:00Z\",\"ends_at\":"
-                      "\"2021-01-01T01:00:00Z\",\"starting_bid\":10}",
-                      rid);
+    ht_resp r = ht_postf(&s, "/v1/auctions",
+                         "{\"reward_id\":\"%s\",\"starts_at\":\"2021-01-01T00:00:00Z\",\"ends_at\":"
+                         "\"2021-01-01T01:00:00Z\",\"starting_bid\":10}",
+                         rid);
     assert_int_equal(r.status, 201);
     char aid[32];
     snprintf(aid, sizeof aid, "%s", ht_str(r.json, "id"));
@@ -525,13 +509,13 @@ static void test_race_last_seconds(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-05-01T00:00:00Z");
+    ht_clock_to(&s, "2026-05-01T00:00:00Z");
     char *rid = reward(&s, 1);
-    ht_resp r = postf(&s, "/v1/auctions",
-                      "{\"reward_id\":\"%s\",\"starts_at\":\"2026-05-01T00:00:00Z\",\"ends_at\":"
-                      "\"2026-05-01T01:00:00Z\",\"starting_bid\":100,\"increment\":1,"
-                      "\"anti_sniping\":{\"window_s\":30,\"max_extension_s\":600}}",
-                      rid);
+    ht_resp r = ht_postf(&s, "/v1/auctions",
+                         "{\"reward_id\":\"%s\",\"starts_at\":\"2026-05-01T00:00:00Z\",\"ends_at\":"
+                         "\"2026-05-01T01:00:00Z\",\"starting_bid\":100,\"increment\":1,"
+                         "\"anti_sniping\":{\"window_s\":30,\"max_extension_s\":600}}",
+                         rid);
     assert_int_equal(r.status, 201);
     char aid[32];
     snprintf(aid, sizeof aid, "%s", ht_str(r.json, "id"));
@@ -543,7 +527,7 @@ static void test_race_last_seconds(void **state) {
         ids[i] = customer(&s, phone, i % 2 ? "竞拍者" : NULL);
         give(&s, ids[i], FUNDS);
     }
-    clock_to(&s, "2026-05-01T00:59:50Z"); /* the last ten seconds */
+    ht_clock_to(&s, "2026-05-01T00:59:50Z"); /* the last ten seconds */
     pthread_t th[BIDDERS];
     bidder bs[BIDDERS];
     for (int i = 0; i < BIDDERS; i++) {
@@ -579,7 +563,7 @@ static void test_race_last_seconds(void **state) {
         }
     }
     assert_int_equal(holders, 1);
-    clock_to(&s, "2026-05-01T01:10:00Z");
+    ht_clock_to(&s, "2026-05-01T01:10:00Z");
     au = auction(&s, aid);
     assert_string_equal(ht_str(au, "outcome"), "sold");
     const char *winner = ht_str(au, "winner_customer_id");

@@ -22,17 +22,9 @@
 
 /* ---- helpers ---- */
 
-static void clock_to(const ht_server *s, const char *when) {
-    char body[96];
-    snprintf(body, sizeof body, "{\"now\":\"%s\"}", when);
-    ht_resp r = ht_post(s, "/v1/test/clock", body);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static void start(ht_server *s) {
     ht_start(s, true);
-    clock_to(s, "2026-03-02T00:00:00Z");
+    ht_clock_to(s, "2026-03-02T00:00:00Z");
     ht_resp r = ht_patch(s, "/v1/program", "{\"expiry\":{\"policy\":\"none\"}}");
     ht_free(&r);
 }
@@ -530,10 +522,10 @@ static void test_refusals_change_nothing(void **state) {
                    "\"price\":{\"points\":10},\"starts_at\":\"2026-03-10T00:00:00+08:00\","
                    "\"ends_at\":\"2026-03-20T00:00:00+08:00\"}");
     refused(&s, plain, win, NULL, 409, "window", "window_closed");
-    clock_to(&s, "2026-03-15T00:00:00Z");
+    ht_clock_to(&s, "2026-03-15T00:00:00Z");
     o = redeem_ok(&s, plain, win, NULL);
     free(o);
-    clock_to(&s, "2026-03-25T00:00:00Z");
+    ht_clock_to(&s, "2026-03-25T00:00:00Z");
     refused(&s, plain, win, NULL, 409, "window", "window_closed");
     char p[96];
     snprintf(p, sizeof p, "/v1/rewards/%s", last);
@@ -560,7 +552,7 @@ static void test_refusals_change_nothing(void **state) {
     o = redeem_ok(&s, plain, lim, NULL);
     free(o);
     refused(&s, plain, lim, NULL, 409, "limit", "limit_reached");
-    clock_to(&s, "2026-04-01T00:00:00Z");
+    ht_clock_to(&s, "2026-04-01T00:00:00Z");
     o = redeem_ok(&s, plain, lim, NULL);
     free(o);
     /* unknown things and malformed input */
@@ -840,7 +832,7 @@ static void test_points_report(void **state) {
                    "\"price\":{\"points\":400}}");
     char *o = redeem_ok(&s, a, rid, NULL);
     free(o);
-    clock_to(&s, "2026-03-20T00:00:00Z"); /* everyone's lots expired after 10 days */
+    ht_clock_to(&s, "2026-03-20T00:00:00Z"); /* everyone's lots expired after 10 days */
     r = ht_get(&s, "/v1/reports/points?from=2026-03-01&to=2026-04-01");
     assert_int_equal(r.status, 200);
     assert_int_equal(ht_int(r.json, "issued"), 1600);

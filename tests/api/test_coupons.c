@@ -20,17 +20,9 @@
 
 #include "api/harness.h"
 
-static void clock_to(const ht_server *s, const char *when) {
-    char body[96];
-    snprintf(body, sizeof body, "{\"now\":\"%s\"}", when);
-    ht_resp r = ht_post(s, "/v1/test/clock", body);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static void start(ht_server *s) {
     ht_start(s, true);
-    clock_to(s, "2026-03-02T00:00:00Z");
+    ht_clock_to(s, "2026-03-02T00:00:00Z");
 }
 
 static void expect_check_ok(const ht_server *s) {
@@ -357,7 +349,7 @@ static void test_issue_redeem_restore(void **state) {
     ht_expect_problem(&r, 422, "amount");
     ht_free(&r);
     /* seven days after issue the coupons have expired */
-    clock_to(&s, "2026-03-09T00:00:01Z");
+    ht_clock_to(&s, "2026-03-09T00:00:01Z");
     assert_string_equal(status_of(&s, acode, st), "expired");
     r = redeem(&s, acode, a, "ORD-6", 20000);
     expect_refusal(&r, 409, "window", "window_closed");
@@ -416,7 +408,7 @@ static void test_claim_rules(void **state) {
     char *vip = new_customer(&s, "13600000023", "\"city\":\"北京\",\"tags\":[\"vip\"]");
     char *sh = new_customer(&s, "13600000024", "\"city\":\"上海\"");
     claim_refused(&s, t, hz, 409, "window", "window_closed"); /* not open yet */
-    clock_to(&s, "2026-03-05T12:30:00Z");
+    ht_clock_to(&s, "2026-03-05T12:30:00Z");
     claim_refused(&s, t, bj, 403, "eligibility", "not_eligible");
     /* an Idempotency-Key makes a retried click return the same coupon */
     char p[96], body[96];
@@ -464,7 +456,7 @@ static void test_claim_rules(void **state) {
     claim_refused(&s, t, sh, 409, "active", "not_active");
     r = ht_patch(&s, tp, "{\"active\":true}");
     ht_free(&r);
-    clock_to(&s, "2026-03-05T14:00:00Z");
+    ht_clock_to(&s, "2026-03-05T14:00:00Z");
     claim_refused(&s, t, sh, 409, "window", "window_closed");
     /* bad requests */
     r = ht_post(&s, p, "{}");
@@ -509,7 +501,7 @@ static void test_report(void **state) {
     ht_free(&r);
     r = claim(&s, other, a);
     ht_free(&r);
-    clock_to(&s, "2026-03-03T10:00:00Z");
+    ht_clock_to(&s, "2026-03-03T10:00:00Z");
     r = claim(&s, t, a);
     ht_free(&r);
     r = redeem(&s, code, a, "R-1", 1000);

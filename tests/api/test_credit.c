@@ -19,33 +19,10 @@
 
 static int keyseq;
 
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...) {
-    char body[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    return ht_post(s, path, body);
-}
-
-static void clock_to(const ht_server *s, const char *iso) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"now\":\"%s\"}", iso);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
-static void clock_advance(const ht_server *s, long seconds) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"advance_s\":%ld}", seconds);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static char *customer(const ht_server *s, const char *phone, const char *attrs) {
     ht_resp r =
-        attrs ? postf(s, "/v1/customers", "{\"phone\":\"%s\",\"attributes\":%s}", phone, attrs)
-              : postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
+        attrs ? ht_postf(s, "/v1/customers", "{\"phone\":\"%s\",\"attributes\":%s}", phone, attrs)
+              : ht_postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
     if (r.status != 201) fail_msg("customer: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -54,10 +31,10 @@ static char *customer(const ht_server *s, const char *phone, const char *attrs) 
 
 static void give(const ht_server *s, const char *cid, long points) {
     ht_resp r =
-        postf(s, "/v1/transfers",
-              "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
-              "\"amount\":%ld,\"code\":\"adjust\"}",
-              ++keyseq, cid, points);
+        ht_postf(s, "/v1/transfers",
+                 "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
+                 "\"amount\":%ld,\"code\":\"adjust\"}",
+                 ++keyseq, cid, points);
     if (r.status != 201) fail_msg("give: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -112,10 +89,10 @@ static void expect_points(const ht_server *s, const char *cid, long long bal, lo
 }
 
 static char *reward(const ht_server *s, long price) {
-    ht_resp r = postf(s, "/v1/rewards",
-                      "{\"type\":\"digital\",\"name\":{\"zh\":\"视频会员\",\"en\":\"Video "
-                      "membership\"},\"price\":{\"points\":%ld},\"stock\":100}",
-                      price);
+    ht_resp r = ht_postf(s, "/v1/rewards",
+                         "{\"type\":\"digital\",\"name\":{\"zh\":\"视频会员\",\"en\":\"Video "
+                         "membership\"},\"price\":{\"points\":%ld},\"stock\":100}",
+                         price);
     if (r.status != 201) fail_msg("reward: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -123,7 +100,8 @@ static char *reward(const ht_server *s, long price) {
 }
 
 static ht_resp redeem(const ht_server *s, const char *cid, const char *rid) {
-    return postf(s, "/v1/redemptions", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"}", cid, rid);
+    return ht_postf(s, "/v1/redemptions", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"}", cid,
+                    rid);
 }
 
 static void redeem_ok(const ht_server *s, const char *cid, const char *rid) {
@@ -150,7 +128,7 @@ static void test_manual_limit(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-02-01T00:00:00Z");
+    ht_clock_to(&s, "2026-02-01T00:00:00Z");
     char *a = customer(&s, "13600000001", NULL);
     json_t *c = credit(&s, a);
     assert_int_equal(ht_int(c, "credit_limit"), 0);
@@ -219,10 +197,11 @@ static void expect_bad_formula(const ht_server *s, const char *body, int line, i
 }
 
 static void order(const ht_server *s, const char *phone, const char *oid, long amount) {
-    ht_resp r = postf(s, "/v1/events",
-                      "{\"type\":\"order.paid\",\"key\":\"o-%s\",\"customer\":{\"phone\":\"%s\"},"
-                      "\"properties\":{\"order_id\":\"%s\",\"amount\":%ld}}",
-                      oid, phone, oid, amount);
+    ht_resp r =
+        ht_postf(s, "/v1/events",
+                 "{\"type\":\"order.paid\",\"key\":\"o-%s\",\"customer\":{\"phone\":\"%s\"},"
+                 "\"properties\":{\"order_id\":\"%s\",\"amount\":%ld}}",
+                 oid, phone, oid, amount);
     if (r.status != 201 && r.status != 200) fail_msg("order: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -231,7 +210,7 @@ static void test_formula(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-02-01T00:00:00Z");
+    ht_clock_to(&s, "2026-02-01T00:00:00Z");
     expect_bad_formula(&s, "{\"credit_formula\":\"customer.orders * 100 +\"}", 1, 0);
     expect_bad_formula(&s, "{\"credit_formula\":\"min(customer.revenue,\\n  customer.bogus)\"}", 2,
                        3);
@@ -296,7 +275,7 @@ static void test_formula(void **state) {
     r = ht_patch(&s, path, "{\"attributes\":{\"信用分\":20}}");
     assert_int_equal(r.status, 200);
     ht_free(&r);
-    clock_advance(&s, 86400);
+    ht_clock_advance(&s, 86400);
     assert_int_equal(limit_of(&s, y), 200);
     /* one member on demand */
     snprintf(path, sizeof path, "{\"customer_id\":\"%s\"}", x);
@@ -321,7 +300,7 @@ static void test_overdue(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-03-01T00:00:00Z");
+    ht_clock_to(&s, "2026-03-01T00:00:00Z");
     char *big = reward(&s, 600), *small = reward(&s, 50);
     char *o = customer(&s, "13600000005", NULL);
     char *p = customer(&s, "13600000006", NULL);
@@ -336,7 +315,7 @@ static void test_overdue(void **state) {
     expect_points(&s, p, -100, 0);
 
     /* the scan notes who is in debt since when */
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     json_t *c = credit(&s, o);
     assert_string_equal(ht_str(c, "negative_since"), "2026-03-01T00:01:01.000Z");
     assert_true(json_is_false(json_object_get(c, "overdue")));
@@ -363,11 +342,11 @@ static void test_overdue(void **state) {
 
     /* p repays in time; o does not */
     give(&s, p, 100);
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     c = credit(&s, p);
     assert_true(json_is_null(json_object_get(c, "negative_since")));
     json_decref(c);
-    clock_advance(&s, 30 * 86400);
+    ht_clock_advance(&s, 30 * 86400);
     expect_points(&s, o, -600, -600);
     c = credit(&s, o);
     assert_int_equal(ht_int(c, "credit_limit"), 0);
@@ -397,12 +376,12 @@ static void test_overdue(void **state) {
     assert_int_equal(ht_int(r.json, "credit_limit"), 0);
     assert_int_equal(ht_int(r.json, "saved_limit"), 2000);
     ht_free(&r);
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     assert_int_equal(limit_of(&s, o), 0);
 
     /* repaid: the limit comes back */
     give(&s, o, 650);
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     c = credit(&s, o);
     assert_int_equal(ht_int(c, "credit_limit"), 2000);
     assert_true(json_is_false(json_object_get(c, "frozen")));
@@ -428,10 +407,10 @@ static void test_overdue(void **state) {
 /* ---- a tier change meets a pin and a freeze ---- */
 
 static void order_for(const ht_server *s, const char *cid, const char *oid, long amount) {
-    ht_resp r = postf(s, "/v1/events",
-                      "{\"type\":\"order.paid\",\"customer\":\"%s\",\"properties\":{"
-                      "\"order_id\":\"%s\",\"amount\":%ld}}",
-                      cid, oid, amount);
+    ht_resp r = ht_postf(s, "/v1/events",
+                         "{\"type\":\"order.paid\",\"customer\":\"%s\",\"properties\":{"
+                         "\"order_id\":\"%s\",\"amount\":%ld}}",
+                         cid, oid, amount);
     if (r.status != 201) fail_msg("order: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -440,7 +419,7 @@ static void test_tier_meets_pin_and_freeze(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-04-01T00:00:00Z");
+    ht_clock_to(&s, "2026-04-01T00:00:00Z");
     ht_resp r = ht_post(&s, "/v1/tiers",
                         "{\"code\":\"gold\",\"name\":{\"zh\":\"金卡\",\"en\":\"Gold\"},"
                         "\"threshold\":500,\"credit_limit\":3000}");
@@ -459,7 +438,7 @@ static void test_tier_meets_pin_and_freeze(void **state) {
     set_limit(&s, t, 800, "手工额度");
     order_for(&s, t, "T1", 60000);
     assert_int_equal(limit_of(&s, t), 3000);
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     json_t *c = credit(&s, t);
     assert_int_equal(ht_int(c, "credit_limit"), 800);
     assert_string_equal(last_source(c), "manual");
@@ -472,12 +451,12 @@ static void test_tier_meets_pin_and_freeze(void **state) {
     assert_int_equal(ht_int(r.json, "credit_limit"), 500);
     ht_free(&r);
     redeem_ok(&s, u, rid);
-    clock_advance(&s, 61);
-    clock_advance(&s, 31 * 86400);
+    ht_clock_advance(&s, 61);
+    ht_clock_advance(&s, 31 * 86400);
     assert_int_equal(limit_of(&s, u), 0);
     order_for(&s, u, "U1", 60000);
     assert_int_equal(limit_of(&s, u), 3000);
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     c = credit(&s, u);
     assert_int_equal(ht_int(c, "credit_limit"), 0);
     assert_int_equal(ht_int(c, "saved_limit"), 3000);
@@ -486,7 +465,7 @@ static void test_tier_meets_pin_and_freeze(void **state) {
     expect_points(&s, u, -300, -300);
     expect_check_ok(&s);
     give(&s, u, 400);
-    clock_advance(&s, 61);
+    ht_clock_advance(&s, 61);
     assert_int_equal(limit_of(&s, u), 3000);
     expect_points(&s, u, 100, 3100);
     expect_check_ok(&s);

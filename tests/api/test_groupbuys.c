@@ -20,32 +20,10 @@
 
 static int keyseq;
 
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...) {
-    char body[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    return ht_post(s, path, body);
-}
-
-static void clock_to(const ht_server *s, const char *iso) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"now\":\"%s\"}", iso);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
-static void clock_advance(const ht_server *s, long seconds) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"advance_s\":%ld}", seconds);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static char *customer(const ht_server *s, const char *phone, const char *name) {
-    ht_resp r = name ? postf(s, "/v1/customers", "{\"phone\":\"%s\",\"name\":\"%s\"}", phone, name)
-                     : postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
+    ht_resp r =
+        name ? ht_postf(s, "/v1/customers", "{\"phone\":\"%s\",\"name\":\"%s\"}", phone, name)
+             : ht_postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
     if (r.status != 201) fail_msg("customer: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -54,10 +32,10 @@ static char *customer(const ht_server *s, const char *phone, const char *name) {
 
 static void give(const ht_server *s, const char *cid, long points) {
     ht_resp r =
-        postf(s, "/v1/transfers",
-              "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
-              "\"amount\":%ld,\"code\":\"adjust\"}",
-              ++keyseq, cid, points);
+        ht_postf(s, "/v1/transfers",
+                 "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
+                 "\"amount\":%ld,\"code\":\"adjust\"}",
+                 ++keyseq, cid, points);
     if (r.status != 201) fail_msg("give: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -77,10 +55,11 @@ static void expect_points(const ht_server *s, const char *cid, long long bal, lo
 }
 
 static char *reward(const ht_server *s, long stock) {
-    ht_resp r = postf(s, "/v1/rewards",
-                      "{\"type\":\"physical\",\"name\":{\"zh\":\"电饭煲\",\"en\":\"Rice cooker\"},"
-                      "\"price\":{\"points\":900},\"stock\":%ld}",
-                      stock);
+    ht_resp r =
+        ht_postf(s, "/v1/rewards",
+                 "{\"type\":\"physical\",\"name\":{\"zh\":\"电饭煲\",\"en\":\"Rice cooker\"},"
+                 "\"price\":{\"points\":900},\"stock\":%ld}",
+                 stock);
     if (r.status != 201) fail_msg("reward: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -113,11 +92,11 @@ static json_t *group(const ht_server *s, const char *code) {
 static ht_resp start(const ht_server *s, const char *deal, const char *cid) {
     char p[96];
     snprintf(p, sizeof p, "/v1/groupbuys/%s/groups", deal);
-    return postf(s, p, "{\"customer_id\":\"%s\"}", cid);
+    return ht_postf(s, p, "{\"customer_id\":\"%s\"}", cid);
 }
 
 static ht_resp join(const ht_server *s, const char *code, const char *cid) {
-    return postf(s, "/v1/groupbuys/join", "{\"code\":\"%s\",\"customer_id\":\"%s\"}", code, cid);
+    return ht_postf(s, "/v1/groupbuys/join", "{\"code\":\"%s\",\"customer_id\":\"%s\"}", code, cid);
 }
 
 static void expect_check_ok(const ht_server *s) {
@@ -146,7 +125,7 @@ static void test_lifecycle(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-06-01T08:00:00Z");
+    ht_clock_to(&s, "2026-06-01T08:00:00Z");
     char *rid = reward(&s, 100);
     /* bad deals name the field and create nothing */
     char body[512];
@@ -278,7 +257,7 @@ static void test_lifecycle(void **state) {
     ht_free(&r);
 
     /* time runs out: every hold voided, the reservation returns */
-    clock_advance(&s, 3600);
+    ht_clock_advance(&s, 3600);
     g = group(&s, code2);
     assert_string_equal(ht_str(g, "status"), "expired");
     json_decref(g);
@@ -361,11 +340,11 @@ static void test_race_thirty_for_ten(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-06-02T08:00:00Z");
+    ht_clock_to(&s, "2026-06-02T08:00:00Z");
     char *rid = reward(&s, 50);
-    ht_resp r = postf(&s, "/v1/groupbuys",
-                      "{\"reward_id\":\"%s\",\"group_size\":%d,\"price\":%d,\"stock\":%d}", rid,
-                      SIZE, PRICE, SIZE);
+    ht_resp r = ht_postf(&s, "/v1/groupbuys",
+                         "{\"reward_id\":\"%s\",\"group_size\":%d,\"price\":%d,\"stock\":%d}", rid,
+                         SIZE, PRICE, SIZE);
     assert_int_equal(r.status, 201);
     char deal[32];
     snprintf(deal, sizeof deal, "%s", ht_str(r.json, "id"));

@@ -23,31 +23,8 @@
 
 static int keyseq;
 
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...) {
-    char body[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    return ht_post(s, path, body);
-}
-
-static void clock_to(const ht_server *s, const char *iso) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"now\":\"%s\"}", iso);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
-static void clock_advance(const ht_server *s, long seconds) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"advance_s\":%ld}", seconds);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static char *customer(const ht_server *s, const char *phone) {
-    ht_resp r = postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
+    ht_resp r = ht_postf(s, "/v1/customers", "{\"phone\":\"%s\"}", phone);
     if (r.status != 201) fail_msg("customer: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -56,10 +33,10 @@ static char *customer(const ht_server *s, const char *phone) {
 
 static void give(const ht_server *s, const char *cid, long points) {
     ht_resp r =
-        postf(s, "/v1/transfers",
-              "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
-              "\"amount\":%ld,\"code\":\"adjust\"}",
-              ++keyseq, cid, points);
+        ht_postf(s, "/v1/transfers",
+                 "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
+                 "\"amount\":%ld,\"code\":\"adjust\"}",
+                 ++keyseq, cid, points);
     if (r.status != 201) fail_msg("give: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -88,10 +65,10 @@ static void expect_points(const ht_server *s, const char *cid, long long bal, lo
 }
 
 static char *reward(const ht_server *s, long price, long stock, const char *extra) {
-    ht_resp r = postf(s, "/v1/rewards",
-                      "{\"type\":\"physical\",\"name\":{\"zh\":\"扫地机器人\",\"en\":\"Robot "
-                      "vacuum\"},\"price\":{\"points\":%ld},\"stock\":%ld%s}",
-                      price, stock, extra ? extra : "");
+    ht_resp r = ht_postf(s, "/v1/rewards",
+                         "{\"type\":\"physical\",\"name\":{\"zh\":\"扫地机器人\",\"en\":\"Robot "
+                         "vacuum\"},\"price\":{\"points\":%ld},\"stock\":%ld%s}",
+                         price, stock, extra ? extra : "");
     if (r.status != 201) fail_msg("reward: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -123,8 +100,8 @@ static json_t *get_json(const ht_server *s, const char *fmt, ...) {
 }
 
 static ht_resp start_plan(const ht_server *s, const char *cid, const char *rid, const char *extra) {
-    return postf(s, "/v1/instalments", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"%s}", cid, rid,
-                 extra ? extra : ",\"plan\":3");
+    return ht_postf(s, "/v1/instalments", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"%s}", cid,
+                    rid, extra ? extra : ",\"plan\":3");
 }
 
 static char *plan_ok(const ht_server *s, const char *cid, const char *rid, const char *extra) {
@@ -203,7 +180,7 @@ static void test_active_overdraft_payoff(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-01-31T10:00:00Z");
+    ht_clock_to(&s, "2026-01-31T10:00:00Z");
     char *rid = reward(&s, 1000, 5, NULL);
     char *other = reward(&s, 600, 5, NULL);
     char *a = customer(&s, "13700000001");
@@ -251,14 +228,14 @@ static void test_active_overdraft_payoff(void **state) {
     json_decref(o);
 
     /* the unpaid rest blocks what would use the same limit twice */
-    r = postf(&s, "/v1/redemptions", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"}", a, other);
+    r = ht_postf(&s, "/v1/redemptions", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"}", a, other);
     expect_refusal(&r, 409, "points", "insufficient_points");
     refused(&s, a, rid, NULL, 409, "points", "insufficient_points");
     expect_points(&s, a, 166, 666, 500);
     expect_check_ok(&s);
 
     /* due: the instalment posts into overdraft, the rest is held again */
-    clock_to(&s, "2026-02-28T10:00:00Z");
+    ht_clock_to(&s, "2026-02-28T10:00:00Z");
     p = plan_get(&s, pid);
     assert_string_equal(ht_str(p, "status"), "active");
     assert_int_equal(ht_int(p, "paid"), 667);
@@ -286,7 +263,7 @@ static void test_active_overdraft_payoff(void **state) {
     expect_refusal(&r, 409, "status", "wrong_state");
     /* nothing more falls due; the debt, negative since February 28, is
      * overdue by April 30 (30 days) and the credit limit drops to zero */
-    clock_to(&s, "2026-04-30T10:00:00Z");
+    ht_clock_to(&s, "2026-04-30T10:00:00Z");
     expect_points(&s, a, -500, 0, -500);
     json_t *cr = get_json(&s, "/v1/customers/%s/credit", a);
     assert_true(json_is_true(json_object_get(cr, "frozen")));
@@ -311,7 +288,7 @@ static void test_weekly_schedule_and_report(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-05-04T09:00:00Z");
+    ht_clock_to(&s, "2026-05-04T09:00:00Z");
     char *rid = reward(&s, 900, 10, NULL);
     char *b = customer(&s, "13700000002");
     char *c = customer(&s, "13700000003");
@@ -332,7 +309,7 @@ static void test_weekly_schedule_and_report(void **state) {
     json_decref(rep);
 
     /* two weeks at once: both instalments collected, paid off by schedule */
-    clock_advance(&s, 15 * 86400);
+    ht_clock_advance(&s, 15 * 86400);
     p = plan_get(&s, pb);
     assert_string_equal(ht_str(p, "status"), "paid_off");
     assert_string_equal(ht_str(p, "payoff"), "schedule");
@@ -351,7 +328,7 @@ static void test_weekly_schedule_and_report(void **state) {
     assert_int_equal(ht_int(json_object_get(rep, "overdue"), "points"), 0);
     json_decref(rep);
     /* month by month to the end */
-    clock_to(&s, "2026-10-04T09:00:00Z");
+    ht_clock_to(&s, "2026-10-04T09:00:00Z");
     p = plan_get(&s, pc);
     assert_string_equal(ht_str(p, "status"), "paid_off");
     assert_int_equal(ht_int(p, "paid_count"), 6);
@@ -372,7 +349,7 @@ static void test_delinquent(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-03-10T12:00:00Z");
+    ht_clock_to(&s, "2026-03-10T12:00:00Z");
     char *rid = reward(&s, 1200, 3, NULL);
     char *cheap = reward(&s, 30, 10, NULL);
     char *m = customer(&s, "13700000004");
@@ -386,7 +363,7 @@ static void test_delinquent(void **state) {
     expect_check_ok(&s);
 
     /* due: the instalment posts (the hold guaranteed it); the rest no longer fits */
-    clock_to(&s, "2026-04-10T12:00:00Z");
+    ht_clock_to(&s, "2026-04-10T12:00:00Z");
     json_t *p = plan_get(&s, pid);
     assert_string_equal(ht_str(p, "status"), "delinquent");
     assert_int_equal(ht_int(p, "paid"), 400);
@@ -412,7 +389,7 @@ static void test_delinquent(void **state) {
     refused(&s, m, cheap, NULL, 409, "delinquent", "delinquent");
 
     /* next due: the instalment fits and is charged; the rest still does not */
-    clock_to(&s, "2026-05-10T12:00:00Z");
+    ht_clock_to(&s, "2026-05-10T12:00:00Z");
     p = plan_get(&s, pid);
     assert_string_equal(ht_str(p, "status"), "delinquent");
     assert_int_equal(ht_int(p, "paid"), 600);
@@ -429,7 +406,7 @@ static void test_delinquent(void **state) {
 
     /* the limit comes back: the next due date charges and holds again */
     set_limit(&s, m, 1000);
-    clock_to(&s, "2026-06-10T12:00:00Z");
+    ht_clock_to(&s, "2026-06-10T12:00:00Z");
     p = plan_get(&s, pid);
     assert_string_equal(ht_str(p, "status"), "active");
     assert_int_equal(ht_int(p, "paid"), 800);
@@ -459,12 +436,12 @@ static void test_cancel(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-07-01T08:00:00Z");
+    ht_clock_to(&s, "2026-07-01T08:00:00Z");
     char *rid = reward(&s, 900, 3, NULL);
     char *m = customer(&s, "13700000005");
     give(&s, m, 2000);
     char *pid = plan_ok(&s, m, rid, NULL);
-    clock_to(&s, "2026-08-01T08:00:00Z");
+    ht_clock_to(&s, "2026-08-01T08:00:00Z");
     expect_points(&s, m, 1400, 300, 1100);
     assert_int_equal(stock_of(&s, rid), 2);
     json_t *p = plan_get(&s, pid);
@@ -492,7 +469,7 @@ static void test_cancel(void **state) {
     r = plan_action(&s, pid, "payoff", NULL);
     expect_refusal(&r, 409, "status", "wrong_state");
     /* nothing falls due on a cancelled plan */
-    clock_to(&s, "2026-09-01T08:00:00Z");
+    ht_clock_to(&s, "2026-09-01T08:00:00Z");
     expect_points(&s, m, 2000, 0, 2000);
     expect_check_ok(&s);
 
@@ -548,7 +525,7 @@ static void test_refusals(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-02-02T10:00:00Z");
+    ht_clock_to(&s, "2026-02-02T10:00:00Z");
     char *rid = reward(&s, 900, 1, NULL);
     char *gone = reward(&s, 300, 0, NULL);
     char *gold = reward(&s, 300, 5, ",\"tiers\":[\"gold\"]");
@@ -579,9 +556,9 @@ static void test_refusals(void **state) {
     char extra[96];
     snprintf(extra, sizeof extra, ",\"coupon_template_id\":\"%s\"", ht_str(r.json, "id"));
     ht_free(&r);
-    r = postf(&s, "/v1/rewards",
-              "{\"type\":\"coupon\",\"name\":{\"zh\":\"优惠券\"},\"price\":{\"points\":90}%s}",
-              extra);
+    r = ht_postf(&s, "/v1/rewards",
+                 "{\"type\":\"coupon\",\"name\":{\"zh\":\"优惠券\"},\"price\":{\"points\":90}%s}",
+                 extra);
     assert_int_equal(r.status, 201);
     char coupon[32];
     snprintf(coupon, sizeof coupon, "%s", ht_str(r.json, "id"));
@@ -594,11 +571,11 @@ static void test_refusals(void **state) {
     assert_int_equal(r.status, 200);
     ht_free(&r);
     refused(&s, m, gold, NULL, 409, "active", "not_active");
-    r = postf(&s, "/v1/instalments", "{\"customer_id\":\"%s\",\"reward_id\":\"99999\",\"plan\":3}",
-              m);
+    r = ht_postf(&s, "/v1/instalments",
+                 "{\"customer_id\":\"%s\",\"reward_id\":\"99999\",\"plan\":3}", m);
     expect_refusal(&r, 422, "reward_id", NULL);
-    r = postf(&s, "/v1/instalments", "{\"customer_id\":\"99999\",\"reward_id\":\"%s\",\"plan\":3}",
-              rid);
+    r = ht_postf(&s, "/v1/instalments",
+                 "{\"customer_id\":\"99999\",\"reward_id\":\"%s\",\"plan\":3}", rid);
     expect_refusal(&r, 422, "customer_id", NULL);
     r = ht_get(&s, "/v1/instalments/12345");
     expect_refusal(&r, 404, NULL, NULL);
@@ -658,7 +635,7 @@ static void test_race(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-06-15T20:00:00Z");
+    ht_clock_to(&s, "2026-06-15T20:00:00Z");
     char *rid = reward(&s, 1200, 3, NULL);
     /* 1000 points and a 1400 limit: room for exactly two plans of 1200 */
     char *m = customer(&s, "13700000007");
@@ -686,7 +663,7 @@ static void test_race(void **state) {
     expect_points(&s, n, 99600, 800, 98800);
     expect_check_ok(&s);
     /* and every plan collects at its due date */
-    clock_to(&s, "2026-07-15T20:00:00Z");
+    ht_clock_to(&s, "2026-07-15T20:00:00Z");
     expect_points(&s, m, -600, 800, 0);
     expect_check_ok(&s);
     ht_stop(&s, false);

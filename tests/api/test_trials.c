@@ -18,26 +18,9 @@
 
 static int keyseq;
 
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static ht_resp postf(const ht_server *s, const char *path, const char *fmt, ...) {
-    char body[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    return ht_post(s, path, body);
-}
-
-static void clock_to(const ht_server *s, const char *iso) {
-    ht_resp r = postf(s, "/v1/test/clock", "{\"now\":\"%s\"}", iso);
-    if (r.status != 200) fail_msg("clock: %ld %s", r.status, r.body);
-    ht_free(&r);
-}
-
 static char *customer(const ht_server *s, const char *phone, const char *name, const char *city) {
-    ht_resp r = postf(s, "/v1/customers", "{\"phone\":\"%s\",\"name\":\"%s\",\"city\":\"%s\"}",
-                      phone, name, city);
+    ht_resp r = ht_postf(s, "/v1/customers", "{\"phone\":\"%s\",\"name\":\"%s\",\"city\":\"%s\"}",
+                         phone, name, city);
     if (r.status != 201) fail_msg("customer: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -46,10 +29,10 @@ static char *customer(const ht_server *s, const char *phone, const char *name, c
 
 static void give(const ht_server *s, const char *cid, long points) {
     ht_resp r =
-        postf(s, "/v1/transfers",
-              "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
-              "\"amount\":%ld,\"code\":\"adjust\"}",
-              ++keyseq, cid, points);
+        ht_postf(s, "/v1/transfers",
+                 "{\"key\":\"give-%d\",\"debit\":\"system:issuance\",\"credit\":\"customer:%s\","
+                 "\"amount\":%ld,\"code\":\"adjust\"}",
+                 ++keyseq, cid, points);
     if (r.status != 201) fail_msg("give: %ld %s", r.status, r.body);
     ht_free(&r);
 }
@@ -69,10 +52,10 @@ static void expect_points(const ht_server *s, const char *cid, long long bal, lo
 }
 
 static char *reward(const ht_server *s, long stock) {
-    ht_resp r = postf(s, "/v1/rewards",
-                      "{\"type\":\"physical\",\"name\":{\"zh\":\"面霜小样\",\"en\":\"Face cream "
-                      "sample\"},\"price\":{\"points\":300},\"stock\":%ld}",
-                      stock);
+    ht_resp r = ht_postf(s, "/v1/rewards",
+                         "{\"type\":\"physical\",\"name\":{\"zh\":\"面霜小样\",\"en\":\"Face cream "
+                         "sample\"},\"price\":{\"points\":300},\"stock\":%ld}",
+                         stock);
     if (r.status != 201) fail_msg("reward: %ld %s", r.status, r.body);
     char *id = strdup(ht_str(r.json, "id"));
     ht_free(&r);
@@ -107,7 +90,7 @@ static char *trial(const ht_server *s, const char *body) {
 static ht_resp apply(const ht_server *s, const char *tid, const char *cid) {
     char p[96];
     snprintf(p, sizeof p, "/v1/trials/%s/applications", tid);
-    return postf(s, p, "{\"customer_id\":\"%s\"}", cid);
+    return ht_postf(s, p, "{\"customer_id\":\"%s\"}", cid);
 }
 
 static void expect_apply(const ht_server *s, const char *tid, const char *cid) {
@@ -119,9 +102,9 @@ static void expect_apply(const ht_server *s, const char *tid, const char *cid) {
 static ht_resp review(const ht_server *s, const char *tid, const char *cid, int rating) {
     char p[96];
     snprintf(p, sizeof p, "/v1/trials/%s/reviews", tid);
-    return postf(s, p,
-                 "{\"customer_id\":\"%s\",\"text\":\"很好用，推荐！Works well.\",\"rating\":%d}",
-                 cid, rating);
+    return ht_postf(s, p,
+                    "{\"customer_id\":\"%s\",\"text\":\"很好用，推荐！Works well.\",\"rating\":%d}",
+                    cid, rating);
 }
 
 /* the application of cid in trial tid */
@@ -147,7 +130,7 @@ static void test_first_come_reviews_forfeits(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-07-01T00:00:00Z");
+    ht_clock_to(&s, "2026-07-01T00:00:00Z");
     char *rid = reward(&s, 10);
     char body[1024];
     /* bad trials name the field and take no stock */
@@ -214,7 +197,7 @@ static void test_first_come_reviews_forfeits(void **state) {
     json_t *t = get_json(&s, tp);
     assert_string_equal(ht_str(t, "status"), "scheduled");
     json_decref(t);
-    clock_to(&s, "2026-07-01T10:00:00Z");
+    ht_clock_to(&s, "2026-07-01T10:00:00Z");
     r = apply(&s, t1, a);
     assert_int_equal(r.status, 201);
     assert_string_equal(ht_str(r.json, "status"), "applied");
@@ -232,9 +215,9 @@ static void test_first_come_reviews_forfeits(void **state) {
     ht_free(&r);
     expect_points(&s, n, 1000, 1000, 0);
     expect_points(&s, p, 10, 10, 0);
-    clock_to(&s, "2026-07-01T10:01:00Z");
+    ht_clock_to(&s, "2026-07-01T10:01:00Z");
     expect_apply(&s, t1, b);
-    clock_to(&s, "2026-07-01T10:02:00Z");
+    ht_clock_to(&s, "2026-07-01T10:02:00Z");
     expect_apply(&s, t1, c);
     t = get_json(&s, tp);
     assert_int_equal(ht_int(t, "applicants"), 3);
@@ -242,7 +225,7 @@ static void test_first_come_reviews_forfeits(void **state) {
     json_decref(t);
 
     /* the close: first come, A and B win; C's hold is voided */
-    clock_to(&s, "2026-07-01T12:00:00Z");
+    ht_clock_to(&s, "2026-07-01T12:00:00Z");
     t = get_json(&s, tp);
     assert_string_equal(ht_str(t, "status"), "closed");
     assert_int_equal(ht_int(t, "winners"), 2);
@@ -298,7 +281,7 @@ static void test_first_come_reviews_forfeits(void **state) {
     json_decref(rv);
 
     /* B lets the due date pass: forfeited, a late review refused */
-    clock_to(&s, "2026-07-08T12:00:00Z");
+    ht_clock_to(&s, "2026-07-08T12:00:00Z");
     r = review(&s, t1, b, 5);
     ht_expect_problem(&r, 409, "review_due_at");
     assert_non_null(strstr(ht_str(r.json, "detail"), "late"));
@@ -316,11 +299,11 @@ static void test_first_come_reviews_forfeits(void **state) {
              rid);
     char *t2 = trial(&s, body);
     for (int i = 0; i < 3; i++) {
-        r = postf(&s, "/v1/events", "{\"type\":\"page.view\",\"customer\":\"%s\"}", c);
+        r = ht_postf(&s, "/v1/events", "{\"type\":\"page.view\",\"customer\":\"%s\"}", c);
         assert_int_equal(r.status, 201);
         ht_free(&r);
     }
-    clock_to(&s, "2026-07-08T13:00:00Z");
+    ht_clock_to(&s, "2026-07-08T13:00:00Z");
     r = apply(&s, t2, b);
     ht_expect_problem(&r, 403, "customer_id");
     assert_non_null(strstr(ht_str(r.json, "detail"), "2027-01-04"));
@@ -328,7 +311,7 @@ static void test_first_come_reviews_forfeits(void **state) {
     expect_apply(&s, t2, a); /* earlier, but fewer events */
     expect_apply(&s, t2, c);
     expect_points(&s, c, 1000, 1000, 0); /* price 0: nothing held */
-    clock_to(&s, "2026-07-08T14:00:00Z");
+    ht_clock_to(&s, "2026-07-08T14:00:00Z");
     app = application(&s, t2, c);
     assert_string_equal(ht_str(app, "status"), "won");
     assert_true(ht_int(app, "score") >= 3);
@@ -391,7 +374,7 @@ static void test_lottery_redraw(void **state) {
     (void)state;
     ht_server s;
     ht_start(&s, true);
-    clock_to(&s, "2026-08-01T00:00:00Z");
+    ht_clock_to(&s, "2026-08-01T00:00:00Z");
     char *rid = reward(&s, 5);
     char body[1024];
     snprintf(body, sizeof body,
@@ -426,7 +409,7 @@ static void test_lottery_redraw(void **state) {
     ht_expect_problem(&r, 409, "status");
     ht_free(&r);
 
-    clock_to(&s, "2026-08-02T00:00:00Z");
+    ht_clock_to(&s, "2026-08-02T00:00:00Z");
     json_t *d = get_json(&s, dp);
     const char *seed = ht_str(d, "seed");
     assert_int_equal(strlen(seed), 32);
