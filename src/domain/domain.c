@@ -158,6 +158,18 @@ static hd_rc idem_cb(hd_conn *c, void *vctx, hd_err *err) {
     return rc;
 }
 
+hd_rc hd_read_json(hd_domain *d, hd_store_fn fn, void *ctx, json_t **slot, json_t **out,
+                   hd_err *err) {
+    hd_rc rc = hd_store_read(d->store, fn, ctx, err);
+    if (rc) {
+        json_decref(*slot);
+        *slot = NULL;
+        return rc;
+    }
+    *out = *slot;
+    return HD_OK;
+}
+
 hd_rc hd_idem_write(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx, int *status,
                     json_t **body, bool *replayed, hd_err *err) {
     idem_ctx ic = {im, fn, ctx, 0, NULL, false};

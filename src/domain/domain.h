@@ -123,6 +123,11 @@ typedef hd_rc (*hd_respond_fn)(hd_conn *c, void *ctx, int *status, json_t **body
 /* Runs fn in a write transaction under im (NULL or im->key NULL: no key).
  * On success *status and *body hold the response (the caller owns body);
  * *replayed tells whether it came from an earlier request. */
+/* A read that builds JSON: runs fn(ctx) in a read transaction; fn leaves its
+ * result in *slot (a field of ctx), which becomes *out - or is released when
+ * the read fails. */
+hd_rc hd_read_json(hd_domain *d, hd_store_fn fn, void *ctx, json_t **slot, json_t **out,
+                   hd_err *err);
 hd_rc hd_idem_write(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx, int *status,
                     json_t **body, bool *replayed, hd_err *err);
 

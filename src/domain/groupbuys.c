@@ -384,19 +384,9 @@ static hd_rc get_cb(hd_conn *c, void *vctx, hd_err *err) {
     return deal_json(c, &g, &rx->out, err);
 }
 
-static hd_rc run_read(hd_domain *d, hd_store_fn fn, read_ctx *rx, json_t **out, hd_err *err) {
-    hd_rc rc = hd_store_read(d->store, fn, rx, err);
-    if (rc) {
-        json_decref(rx->out);
-        return rc;
-    }
-    *out = rx->out;
-    return HD_OK;
-}
-
 hd_rc hd_groupbuy_get(hd_domain *d, int64_t id, json_t **out, hd_err *err) {
     read_ctx rx = {.d = d, .id = id};
-    return run_read(d, get_cb, &rx, out, err);
+    return hd_read_json(d, get_cb, &rx, &rx.out, out, err);
 }
 
 static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
@@ -446,7 +436,7 @@ static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
 hd_rc hd_groupbuy_list(hd_domain *d, int64_t cursor, int limit, json_t **out, hd_err *err) {
     if (limit < 1 || limit > HD_GROUPBUY_PAGE_MAX) limit = HD_GROUPBUY_PAGE_MAX;
     read_ctx rx = {.d = d, .cursor = cursor, .limit = limit};
-    return run_read(d, list_cb, &rx, out, err);
+    return hd_read_json(d, list_cb, &rx, &rx.out, out, err);
 }
 
 typedef struct patch_ctx {
@@ -840,7 +830,7 @@ hd_rc hd_groupbuy_group(hd_domain *d, const char *code, json_t **out, hd_err *er
     if (!code_norm(code, norm))
         return hd_err_set(err, HD_ENOTFOUND, "code", "no group with share code '%s'", code);
     read_ctx rx = {.d = d, .code = norm};
-    return run_read(d, group_cb, &rx, out, err);
+    return hd_read_json(d, group_cb, &rx, &rx.out, out, err);
 }
 
 static hd_rc groups_cb(hd_conn *c, void *vctx, hd_err *err) {
@@ -898,7 +888,7 @@ hd_rc hd_groupbuy_groups(hd_domain *d, int64_t deal_id, const char *status, int6
         return hd_err_set(err, HD_EINVAL, "status", "must be open, completed or expired");
     if (limit < 1 || limit > HD_GROUPBUY_PAGE_MAX) limit = HD_GROUPBUY_PAGE_MAX;
     read_ctx rx = {.d = d, .id = deal_id, .status = status, .cursor = cursor, .limit = limit};
-    return run_read(d, groups_cb, &rx, out, err);
+    return hd_read_json(d, groups_cb, &rx, &rx.out, out, err);
 }
 
 /* ---- expiry ---- */

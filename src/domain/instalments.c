@@ -759,19 +759,9 @@ static hd_rc get_cb(hd_conn *c, void *vctx, hd_err *err) {
     return load_json(c, rx->d, rx->id, &rx->out, err);
 }
 
-static hd_rc run_read(hd_domain *d, hd_store_fn fn, read_ctx *rx, json_t **out, hd_err *err) {
-    hd_rc rc = hd_store_read(d->store, fn, rx, err);
-    if (rc) {
-        json_decref(rx->out);
-        return rc;
-    }
-    *out = rx->out;
-    return HD_OK;
-}
-
 hd_rc hd_instalment_get(hd_domain *d, int64_t id, json_t **out, hd_err *err) {
     read_ctx rx = {.d = d, .id = id};
-    return run_read(d, get_cb, &rx, out, err);
+    return hd_read_json(d, get_cb, &rx, &rx.out, out, err);
 }
 
 static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
@@ -827,7 +817,7 @@ hd_rc hd_instalment_list_customer(hd_domain *d, int64_t customer_id, int64_t cur
                                   json_t **out, hd_err *err) {
     if (limit < 1 || limit > HD_INSTALMENT_PAGE_MAX) limit = 50;
     read_ctx rx = {.d = d, .id = customer_id, .cursor = cursor, .limit = limit};
-    return run_read(d, list_cb, &rx, out, err);
+    return hd_read_json(d, list_cb, &rx, &rx.out, out, err);
 }
 
 hd_rc hd_instalment_outstanding_in(hd_conn *c, int64_t customer_id, int64_t *out, hd_err *err) {
@@ -956,7 +946,7 @@ static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 hd_rc hd_instalment_report(hd_domain *d, json_t **out, hd_err *err) {
     read_ctx rx = {.d = d};
-    return run_read(d, report_cb, &rx, out, err);
+    return hd_read_json(d, report_cb, &rx, &rx.out, out, err);
 }
 
 /* ---- merges ---- */

@@ -324,16 +324,6 @@ typedef struct read_ctx {
     json_t *out;
 } read_ctx;
 
-static hd_rc run_read(hd_domain *d, hd_store_fn fn, read_ctx *rx, json_t **out, hd_err *err) {
-    hd_rc rc = hd_store_read(d->store, fn, rx, err);
-    if (rc) {
-        json_decref(rx->out);
-        return rc;
-    }
-    *out = rx->out;
-    return HD_OK;
-}
-
 static hd_rc get_cb(hd_conn *c, void *vctx, hd_err *err) {
     read_ctx *rx = vctx;
     json_decref(rx->out);
@@ -348,7 +338,7 @@ static hd_rc get_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 hd_rc hd_trial_get(hd_domain *d, int64_t id, json_t **out, hd_err *err) {
     read_ctx rx = {.d = d, .id = id};
-    return run_read(d, get_cb, &rx, out, err);
+    return hd_read_json(d, get_cb, &rx, &rx.out, out, err);
 }
 
 static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
@@ -399,7 +389,7 @@ hd_rc hd_trial_list(hd_domain *d, const char *status, int64_t cursor, int limit,
         return hd_err_set(err, HD_EINVAL, "status", "must be scheduled, open, drawing or closed");
     if (limit < 1 || limit > HD_TRIAL_PAGE_MAX) limit = HD_TRIAL_PAGE_MAX;
     read_ctx rx = {.d = d, .status = status, .cursor = cursor, .limit = limit};
-    return run_read(d, list_cb, &rx, out, err);
+    return hd_read_json(d, list_cb, &rx, &rx.out, out, err);
 }
 
 /* ---- applications ---- */
@@ -656,7 +646,7 @@ hd_rc hd_trial_applications(hd_domain *d, int64_t id, const char *status, int64_
                    .customer_id = customer_id,
                    .cursor = cursor,
                    .limit = limit};
-    return run_read(d, apps_cb, &rx, out, err);
+    return hd_read_json(d, apps_cb, &rx, &rx.out, out, err);
 }
 
 /* ---- the close ---- */
@@ -940,7 +930,7 @@ static hd_rc draw_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 hd_rc hd_trial_draw(hd_domain *d, int64_t id, json_t **out, hd_err *err) {
     read_ctx rx = {.d = d, .id = id};
-    return run_read(d, draw_cb, &rx, out, err);
+    return hd_read_json(d, draw_cb, &rx, &rx.out, out, err);
 }
 
 /* ---- reviews ---- */
@@ -1130,5 +1120,5 @@ hd_rc hd_trial_reviews(hd_domain *d, int64_t id, int64_t cursor, int limit, json
                        hd_err *err) {
     if (limit < 1 || limit > HD_TRIAL_PAGE_MAX) limit = HD_TRIAL_PAGE_MAX;
     read_ctx rx = {.d = d, .id = id, .cursor = cursor, .limit = limit};
-    return run_read(d, reviews_cb, &rx, out, err);
+    return hd_read_json(d, reviews_cb, &rx, &rx.out, out, err);
 }
