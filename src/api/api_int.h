@@ -30,6 +30,8 @@ typedef struct hd_req {
     int64_t member_id; /* a member session (scope "member"): the customer */
     char csrf[48];
     const char *route_path; /* the matched pattern, for idempotency scope */
+    int64_t audit_id;       /* this change's line in the audit log, or 0 */
+    bool audit_in_txn;      /* ...whose outcome the write itself records */
 } hd_req;
 
 typedef struct hd_resp {

@@ -137,7 +137,11 @@ static void h_customer_get(hd_req *r, hd_resp *w) {
             size_t plen = strcspn(r->url, "?");
             char path[256];
             snprintf(path, sizeof path, "%.*s", (int)(plen < 255 ? plen : 255), r->url);
-            hd_audit_add(r->d, type, actor, name, "REVEAL", path, 200, NULL, NULL, &aerr);
+            /* no line in the audit log, no number */
+            if (hd_audit_add(r->d, type, actor, name, "REVEAL", path, 200, NULL, NULL, &aerr))
+                hd_resp_problem(w, 503, HD_ESTORE, "reveal",
+                                "the number stays masked: the audit log cannot be written (%s)",
+                                aerr.msg);
         } else {
             hd_mask_phones(out);
         }

@@ -122,6 +122,8 @@ bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int
 
 bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w) {
     memset(im, 0, sizeof *im);
+    im->audit_id = r->audit_id;
+    r->audit_in_txn = r->audit_id != 0;
     const char *k = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
     if (!k) return true;
     size_t n = strlen(k);
@@ -330,23 +332,67 @@ static char *snapshot(hd_server *s, hd_req *r) {
     return text;
 }
 
-static void audit(hd_server *s, hd_req *r, const hd_resp *w, const char *before) {
-    const char *type, *name;
-    int64_t id;
-    hd_req_actor(r, &type, &id, &name);
-    char *after = w->body ? json_dumps(w->body, JSON_COMPACT) : NULL;
-    /* a login echoes no secrets, but a key's creation does: keep it out */
-    if (after && strstr(r->url, "/v1/apikeys") && strcmp(r->method, "POST") == 0) {
-        free(after);
-        after = strdup("{\"secret\":\"(not kept)\"}");
-    }
+#ifdef HD_FAULTS
+/* Crash tests (the ASan build): HUDONG_FAULT names a point to fail at. */
+static bool fault(const char *point) {
+    const char *f = getenv("HUDONG_FAULT");
+    return f && strcmp(f, point) == 0;
+}
+#else
+#define fault(point) false
+#endif
+
+static void url_path(const hd_req *r, char *path, size_t cap) {
     size_t plen = strcspn(r->url, "?");
+    snprintf(path, cap, "%.*s", (int)(plen < cap ? plen : cap - 1), r->url);
+}
+
+/* The first half of auditing a change, before it is made: false (w filled)
+ * when the line cannot be written - then the change is not made either. */
+static bool audit_begin(hd_server *s, hd_req *r, int64_t *id, hd_resp *w) {
+    const char *type, *name;
+    int64_t actor;
+    hd_req_actor(r, &type, &actor, &name);
     char path[512];
-    snprintf(path, sizeof path, "%.*s", (int)(plen < sizeof path ? plen : sizeof path - 1), r->url);
+    url_path(r, path, sizeof path);
+    char *before = snapshot(s, r);
     hd_err err;
-    if (hd_audit_add(s->d, type, id, name, r->method, path, w->status, before, after, &err))
-        fprintf(s->log, "audit: %s\n", err.msg);
-    free(after);
+    hd_rc rc = fault("audit-begin")
+                   ? hd_err_set(&err, HD_ESTORE, "", "injected fault")
+                   : hd_audit_begin(s->d, type, actor, name, r->method, path, before, id, &err);
+    free(before);
+    if (rc) {
+        hd_resp_problem(w, 503, HD_ESTORE, "",
+                        "nothing was changed: the audit log cannot be written (%s)", err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* The second half: the outcome, or no line at all for a refused request
+ * (which changes nothing). A write through hd_idem_write has recorded its
+ * outcome itself, in the transaction that made the change. */
+static void audit_end(hd_server *s, hd_req *r, const hd_resp *w, int64_t id) {
+    hd_err err;
+    hd_rc rc;
+    if (r->audit_in_txn && w->status < 400) {
+        if (fault("crash-before-audit-outcome")) _exit(70);
+        return;
+    }
+    if (w->status >= 400 && w->status < 500) {
+        rc = hd_audit_drop(s->d, id, &err);
+    } else {
+        if (fault("crash-before-audit-outcome")) _exit(70);
+        char *after = w->body ? json_dumps(w->body, JSON_COMPACT) : NULL;
+        /* a login echoes no secrets, but a key's creation does: keep it out */
+        if (after && strstr(r->url, "/v1/apikeys") && strcmp(r->method, "POST") == 0) {
+            free(after);
+            after = strdup("{\"secret\":\"(not kept)\"}");
+        }
+        rc = hd_audit_end(s->d, id, w->status, after, &err);
+        free(after);
+    }
+    if (rc) fprintf(s->log, "audit %lld: %s\n", (long long)id, err.msg);
 }
 
 /* ---- phones for agents ---- */
@@ -545,10 +591,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return send_resp(s, r, &w);
         }
     }
-    char *before = audited(r, rt) ? snapshot(s, r) : NULL;
-    rt->fn(r, &w);
-    if (audited(r, rt) && w.status < 400) audit(s, r, &w, before);
-    free(before);
+    if (!audited(r, rt)) {
+        rt->fn(r, &w);
+        return send_resp(s, r, &w);
+    }
+    if (audit_begin(s, r, &r->audit_id, &w)) {
+        rt->fn(r, &w);
+        audit_end(s, r, &w, r->audit_id);
+    }
     return send_resp(s, r, &w);
 }
 

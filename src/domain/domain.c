@@ -110,6 +110,19 @@ typedef struct idem_ctx {
     bool replayed;
 } idem_ctx;
 
+/* The outcome of an audited write, in the write's own transaction: the
+ * change and the end of its audit line commit together. */
+static hd_rc audit_outcome(hd_conn *c, const hd_idem *im, int status, const json_t *body,
+                           hd_err *err) {
+    if (!im || !im->audit_id) return HD_OK;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    hd_val p[3] = {hd_vint(status), hd_vtext(text), hd_vint(im->audit_id)};
+    hd_rc rc =
+        hd_exec(c, "UPDATE audit_log SET status = ?, after_json = ? WHERE id = ?", p, 3, NULL, err);
+    free(text);
+    return rc;
+}
+
 static hd_rc idem_cb(hd_conn *c, void *vctx, hd_err *err) {
     idem_ctx *ic = vctx;
     json_decref(ic->body); /* a retried callback starts clean */
@@ -137,13 +150,14 @@ static hd_rc idem_cb(hd_conn *c, void *vctx, hd_err *err) {
                 return hd_err_set(err, HD_ECONFLICT, "Idempotency-Key",
                                   "this key was used with a different request; use a new key");
             ic->replayed = true;
-            return HD_OK;
+            return audit_outcome(c, im, ic->status, ic->body, err);
         }
         hd_rows_free(r);
         if (got < 0) return err->rc;
     }
     rc = ic->fn(c, ic->ctx, &ic->status, &ic->body, err);
-    if (rc || !im || !im->key) return rc;
+    if (rc || !im) return rc;
+    if ((rc = audit_outcome(c, im, ic->status, ic->body, err)) || !im->key) return rc;
     char *text = ic->body ? json_dumps(ic->body, JSON_COMPACT) : strdup("null");
     if (!text) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
     hd_val p[6] = {hd_vtext(im->scope), hd_vtext(im->key), hd_vtext(im->request_hash),

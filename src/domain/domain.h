@@ -114,6 +114,9 @@ typedef struct hd_idem {
     const char *scope; /* who and where: api key id + route */
     const char *key;   /* the client's Idempotency-Key, NULL for none */
     char request_hash[65];
+    int64_t audit_id; /* a line begun in the audit log (hd_audit_begin), or 0:
+                         the write records its outcome there, in its own
+                         transaction */
 } hd_idem;
 
 /* Fills request_hash from the request body. */

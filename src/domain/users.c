@@ -410,19 +410,14 @@ typedef struct audit_ctx {
     int status;
     const hd_audit_query *q;
     json_t *out;
+    int64_t id;
 } audit_ctx;
 
 static hd_rc audit_cb(hd_conn *c, void *vctx, hd_err *err) {
     audit_ctx *a = vctx;
-    hd_val p[10] = {hd_vint(hd_id_next(a->d->ids)),
-                    hd_vint(hd_now(a->d)),
-                    hd_vtext(a->type),
-                    hd_vint(a->actor),
-                    hd_vtext(a->name),
-                    hd_vtext(a->action),
-                    hd_vtext(a->path),
-                    hd_vint(a->status),
-                    hd_vtext(a->before),
+    hd_val p[10] = {hd_vint(a->id),    hd_vint(hd_now(a->d)), hd_vtext(a->type),
+                    hd_vint(a->actor), hd_vtext(a->name),     hd_vtext(a->action),
+                    hd_vtext(a->path), hd_vint(a->status),    hd_vtext(a->before),
                     hd_vtext(a->after)};
     return hd_exec(c,
                    "INSERT INTO audit_log (id, at, actor_type, actor_id, actor_name, action, path, "
@@ -434,8 +429,39 @@ hd_rc hd_audit_add(hd_domain *d, const char *actor_type, int64_t actor_id, const
                    const char *action, const char *path, int status, const char *before,
                    const char *after, hd_err *err) {
     audit_ctx a = {d,     actor_type, actor_name, action, path, before,
-                   after, actor_id,   status,     NULL,   NULL};
+                   after, actor_id,   status,     NULL,   NULL, hd_id_next(d->ids)};
     return hd_store_write(d->store, audit_cb, &a, err);
+}
+
+hd_rc hd_audit_begin(hd_domain *d, const char *actor_type, int64_t actor_id, const char *actor_name,
+                     const char *action, const char *path, const char *before, int64_t *id,
+                     hd_err *err) {
+    *id = hd_id_next(d->ids);
+    audit_ctx a = {d,    actor_type, actor_name, action, path, before,
+                   NULL, actor_id,   0,          NULL,   NULL, *id};
+    return hd_store_write(d->store, audit_cb, &a, err);
+}
+
+static hd_rc audit_end_cb(hd_conn *c, void *vctx, hd_err *err) {
+    audit_ctx *a = vctx;
+    if (a->status == 0) {
+        hd_val p = hd_vint(a->id);
+        return hd_exec(c, "DELETE FROM audit_log WHERE id = ? AND status = 0", &p, 1, NULL, err);
+    }
+    hd_val p[3] = {hd_vint(a->status), hd_vtext(a->after), hd_vint(a->id)};
+    return hd_exec(c, "UPDATE audit_log SET status = ?, after_json = ? WHERE id = ?", p, 3, NULL,
+                   err);
+}
+
+hd_rc hd_audit_end(hd_domain *d, int64_t id, int status, const char *after, hd_err *err) {
+    if (status <= 0) return hd_err_set(err, HD_EINVAL, "status", "must be an HTTP status");
+    audit_ctx a = {.d = d, .after = after, .status = status, .id = id};
+    return hd_store_write(d->store, audit_end_cb, &a, err);
+}
+
+hd_rc hd_audit_drop(hd_domain *d, int64_t id, hd_err *err) {
+    audit_ctx a = {.d = d, .status = 0, .id = id};
+    return hd_store_write(d->store, audit_end_cb, &a, err);
 }
 
 static hd_rc audit_list_cb(hd_conn *c, void *vctx, hd_err *err) {

@@ -50,6 +50,17 @@ hd_rc hd_session_logout(hd_domain *d, const char *token, hd_err *err);
 hd_rc hd_audit_add(hd_domain *d, const char *actor_type, int64_t actor_id, const char *actor_name,
                    const char *action, const char *path, int status, const char *before,
                    const char *after, hd_err *err);
+/* A change is audited in two steps, so that none is ever without its line:
+ * hd_audit_begin before making it writes the line with status 0 (outcome not
+ * yet known) and *id; after it, hd_audit_end records the status and the
+ * result, or hd_audit_drop removes the line of a request that was refused
+ * and changed nothing. A line left at status 0 is a change whose outcome
+ * the server did not live to record (it stopped in between). */
+hd_rc hd_audit_begin(hd_domain *d, const char *actor_type, int64_t actor_id, const char *actor_name,
+                     const char *action, const char *path, const char *before, int64_t *id,
+                     hd_err *err);
+hd_rc hd_audit_end(hd_domain *d, int64_t id, int status, const char *after, hd_err *err);
+hd_rc hd_audit_drop(hd_domain *d, int64_t id, hd_err *err);
 /* GET /v1/audit?actor_type=&actor_id=&path_prefix=&from=&to=&cursor=&limit= */
 typedef struct hd_audit_query {
     const char *actor_type, *path_prefix;

@@ -1,7 +1,8 @@
 /* test_console_auth.c - console users over HTTP: sign-in with a session
  * cookie and a CSRF token, lockout after five failures, session expiry,
  * what each role may do (a route x role table), masked phones for agents
- * (revealing one is audited), API keys made from the console, the audit log. */
+ * (revealing one is audited), API keys made from the console, the audit log and
+ * its line written before each change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,12 +273,124 @@ static void test_agent_masks_and_audit(void **state) {
     ht_free(&r);
 }
 
+/* The audit line of a change is written before the change: a server that
+ * dies between the change and its outcome leaves the line (status 0, with
+ * what the resource was before); a refused request leaves none; a server
+ * that cannot write the line makes no change. Faults: the ASan build. */
+static json_t *audit_lines(const ht_server *s, const char *path) {
+    char q[200];
+    snprintf(q, sizeof q, "/v1/audit?path_prefix=%s", path);
+    ht_resp r = ht_get(s, q);
+    assert_int_equal(r.status, 200);
+    json_t *data = json_incref(json_object_get(r.json, "data"));
+    ht_free(&r);
+    return data;
+}
+
+static void with_fault(ht_server *s, const ht_server *same, const char *fault) {
+    setenv("HUDONG_FAULT", fault, 1);
+    ht_start_on(s, same, false);
+    unsetenv("HUDONG_FAULT");
+}
+
+static void test_audit_line_before_the_change(void **state) {
+    (void)state;
+    ht_server a;
+    ht_start(&a, false);
+    ht_resp r = ht_post(&a, "/v1/customers", "{\"name\":\"赵敏\",\"city\":\"杭州\"}");
+    assert_int_equal(r.status, 201);
+    char path[96];
+    snprintf(path, sizeof path, "/v1/customers/%s", ht_str(r.json, "id"));
+    ht_free(&r);
+    /* refused: nothing changed, no line */
+    r = ht_patch(&a, path, "{\"city\":42}");
+    ht_expect_problem(&r, 422, "city");
+    ht_free(&r);
+    json_t *lines = audit_lines(&a, path);
+    assert_int_equal(json_array_size(lines), 0);
+    json_decref(lines);
+    ht_stop(&a, true);
+
+    /* the audit log cannot be written: 503, and the customer is unchanged */
+    ht_server b;
+    with_fault(&b, &a, "audit-begin");
+    r = ht_patch(&b, path, "{\"city\":\"苏州\"}");
+    ht_expect_problem(&r, 503, NULL);
+    ht_free(&r);
+    r = ht_get(&b, path);
+    assert_string_equal(ht_str(r.json, "city"), "杭州");
+    ht_free(&r);
+    ht_stop(&b, true);
+
+    /* the server dies after the change, before its outcome is written */
+    ht_server c;
+    with_fault(&c, &a, "crash-before-audit-outcome");
+    r = ht_req_soft(&c, "PATCH", path, "{\"city\":\"苏州\"}");
+    assert_int_equal(r.status, 0); /* no answer: the process is gone */
+    ht_free(&r);
+    ht_kill(&c);
+    ht_server d;
+    ht_start_on(&d, &a, false);
+    r = ht_get(&d, path);
+    assert_string_equal(ht_str(r.json, "city"), "苏州");
+    ht_free(&r);
+    lines = audit_lines(&d, path);
+    assert_int_equal(json_array_size(lines), 1);
+    json_t *e = json_array_get(lines, 0);
+    assert_string_equal(ht_str(e, "action"), "PATCH");
+    assert_int_equal(ht_int(e, "status"), 0);
+    assert_string_equal(ht_str(json_object_get(e, "before"), "city"), "杭州");
+    assert_true(json_is_null(json_object_get(e, "after")));
+    json_decref(lines);
+    /* a create goes through the idempotent write, which completes its line
+     * in the transaction that makes the change: dying after it loses nothing */
+    ht_server c2;
+    with_fault(&c2, &d, "crash-before-audit-outcome");
+    r = ht_req_soft(&c2, "POST", "/v1/customers",
+                    "{\"name\":\"周芷若\",\"phone\":\"13900001111\"}");
+    assert_int_equal(r.status, 0);
+    ht_free(&r);
+    ht_kill(&c2);
+    ht_stop(&d, true);
+    ht_start_on(&d, &a, false);
+    r = ht_get(&d, "/v1/customers?phone=13900001111");
+    json_t *made = json_array_get(json_object_get(r.json, "data"), 0);
+    assert_non_null(made);
+    char made_id[32];
+    snprintf(made_id, sizeof made_id, "%s", ht_str(made, "id"));
+    ht_free(&r);
+    lines = audit_lines(&d, "/v1/customers");
+    bool found = false;
+    for (size_t i = 0; i < json_array_size(lines); i++) {
+        e = json_array_get(lines, i);
+        if (strcmp(ht_str(e, "action"), "POST") != 0) continue;
+        if (strcmp(ht_str(json_object_get(e, "after"), "id"), made_id) != 0) continue;
+        assert_int_equal(ht_int(e, "status"), 201);
+        found = true;
+    }
+    assert_true(found);
+    json_decref(lines);
+    /* and a change that completes has its outcome */
+    r = ht_patch(&d, path, "{\"city\":\"宁波\"}");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    lines = audit_lines(&d, path);
+    assert_int_equal(json_array_size(lines), 2);
+    e = json_array_get(lines, 0); /* newest first */
+    assert_int_equal(ht_int(e, "status"), 200);
+    assert_string_equal(ht_str(json_object_get(e, "before"), "city"), "苏州");
+    assert_string_equal(ht_str(json_object_get(e, "after"), "city"), "宁波");
+    json_decref(lines);
+    ht_stop(&d, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_login_cookie_and_csrf),
         cmocka_unit_test(test_lockout_and_expiry),
         cmocka_unit_test(test_route_role_table),
         cmocka_unit_test(test_agent_masks_and_audit),
+        cmocka_unit_test(test_audit_line_before_the_change),
     };
     return cmocka_run_group_tests_name(ht_store(), tests, setup, teardown);
 }

@@ -694,6 +694,8 @@ const D = {
   'audit.actor': ['操作者', 'Who'],
   'audit.action': ['操作', 'Action'],
   'audit.status': ['结果', 'Status'],
+  'audit.unknown': ['未记录', 'not recorded'],
+  'audit.unknownHelp': ['服务在变更之后、记下结果之前停止了：变更可能已经生效；变更前的内容仍在此记录中。', 'The server stopped after the change and before recording its outcome: the change may have been made; what was there before is kept in this entry.'],
   'audit.change': ['变更', 'Change'],
   'audit.beforeAfter': ['变更前后', 'Before and after'],
   'audit.before': ['之前', 'Before'],

@@ -185,7 +185,7 @@ async function audit(body, ctx) {
     { label: t('audit.actor'), value: (a) => [badge(t(`audit.${a.actor.type}`)), ' ', a.actor.name, el('br'), el('small', { class: 'muted' }, a.actor.id)] },
     { label: t('audit.action'), value: (a) => el('code', { class: 'nowrap' }, a.action) },
     { label: t('audit.path'), value: (a) => el('code', {}, a.path) },
-    { label: t('audit.status'), value: (a) => fmtNum(a.status), cls: 'num' },
+    { label: t('audit.status'), value: (a) => a.status === 0 ? el('span', { class: 'muted', title: t('audit.unknownHelp') }, t('audit.unknown')) : fmtNum(a.status), cls: 'num' },
     { label: t('audit.change'), value: (a) => el('details', {}, el('summary', {}, t('audit.beforeAfter')),
       el('div', { class: 'diff' }, el('div', {}, el('h4', {}, t('audit.before')), json(a.before)), el('div', {}, el('h4', {}, t('audit.after')), json(a.after)))) },
   ], (cursor) => api('GET', `/v1/audit${qs({ ...params, cursor, limit: 30 })}`), { empty: t('audit.none') });
