@@ -5,13 +5,13 @@
 #       also through hudong's own VFS and page cache, src/store/store_vfs.c and
 #       store_pcache.c)
 #   (b) POST /v1/events one at a time vs a libmicrohttpd hello-world, the same
-#       client and concurrency: rate, p50, p99; ROUNDS (3) alternating pairs,
+#       client and concurrency: rate, p50, p99; ROUNDS (5) alternating pairs,
 #       each on a fresh store, and the pair with the median ratio reported
 #   (c) `hudong import orders` of a generated 1,000,000-line file
 # Targets: (a) >= 25% of the ceiling, (b) >= 30% of hello, (c) < 20 s.
 #
 # usage: sh bench/ingest.sh            (builds with make first)
-#   EVENTS=200000 REQUESTS=20000 CONCURRENCY=16 LINES=1000000 ROUNDS=3 to change sizes;
+#   EVENTS=200000 REQUESTS=20000 CONCURRENCY=16 LINES=1000000 ROUNDS=5 to change sizes;
 #   HUDONG, INGEST, HELLO to use other binaries; SKIP_BUILD=1 to not build.
 set -eu
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ EVENTS=${EVENTS:-200000}
 REQUESTS=${REQUESTS:-20000}
 CONCURRENCY=${CONCURRENCY:-16}
 LINES=${LINES:-1000000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 HUDONG=${HUDONG:-./hudong}
 INGEST=${INGEST:-build/rel/bench/ingest}
 HELLO=${HELLO:-build/rel/bench/hello}
