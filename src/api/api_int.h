@@ -77,6 +77,10 @@ extern const int hd_route_tables_count;
 
 /* Sets w to a problem+json for err (status from its code). */
 void hd_resp_error(hd_resp *w, const hd_err *err);
+/* hd_resp_error for a request the rules refused (not enough points, out of
+ * stock, limit reached, ...): the problem also carries a "reason" read from
+ * the field named, so that clients need not parse sentences. */
+void hd_resp_refusal(hd_resp *w, const hd_err *err);
 /* Sets w to a problem+json with an explicit status. */
 void hd_resp_problem(hd_resp *w, int status, hd_rc rc, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -9,21 +9,7 @@
 
 static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
     if (rc) {
-        hd_resp_error(w, err);
-        static const struct {
-            const char *field, *reason;
-        } map[] = {{"window", "window_closed"},     {"active", "not_active"},
-                   {"limit", "limit_reached"},      {"quantity", "sold_out"},
-                   {"eligibility", "not_eligible"}, {"status", "wrong_state"},
-                   {"order_ref", "wrong_order"}};
-        if (err->rc == HD_ESTATE || err->rc == HD_EFORBIDDEN)
-            for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-                if (strcmp(err->field, map[i].field) == 0 ||
-                    (err->rc == HD_EFORBIDDEN && strncmp(err->field, "customer_ids", 12) == 0 &&
-                     strcmp(map[i].field, "eligibility") == 0)) {
-                    json_object_set_new(w->body, "reason", json_string(map[i].reason));
-                    break;
-                }
+        hd_resp_refusal(w, err);
         hd_expr_pos pos;
         if (strcmp(err->field, "segment") == 0 && err->rc == HD_EINVAL &&
             hd_expr_error_pos(err, &pos)) {

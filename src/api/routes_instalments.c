@@ -8,23 +8,9 @@
 #include "api/api_int.h"
 #include "domain/instalments.h"
 
-static const char *reason_of(const hd_err *err) {
-    static const struct {
-        const char *field, *reason;
-    } map[] = {{"points", "insufficient_points"}, {"stock", "out_of_stock"},
-               {"active", "not_active"},          {"tier", "not_eligible"},
-               {"delinquent", "delinquent"},      {"status", "wrong_state"}};
-    if (err->rc != HD_ESTATE && err->rc != HD_EFORBIDDEN) return NULL;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(err->field, map[i].field) == 0) return map[i].reason;
-    return NULL;
-}
-
 static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
     if (rc) {
-        hd_resp_error(w, err);
-        const char *why = reason_of(err);
-        if (why) json_object_set_new(w->body, "reason", json_string(why));
+        hd_resp_refusal(w, err);
         return;
     }
     w->status = status;

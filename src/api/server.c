@@ -54,6 +54,26 @@ void hd_resp_error(hd_resp *w, const hd_err *err) {
     w->body = hd_problem_json(err, status);
 }
 
+void hd_resp_refusal(hd_resp *w, const hd_err *err) {
+    hd_resp_error(w, err);
+    if (err->rc != HD_ESTATE && err->rc != HD_EFORBIDDEN) return;
+    static const struct {
+        const char *field, *reason;
+    } map[] = {{"points", "insufficient_points"}, {"stock", "out_of_stock"},
+               {"window", "window_closed"},       {"active", "not_active"},
+               {"limit", "limit_reached"},        {"quantity", "sold_out"},
+               {"tier", "not_eligible"},          {"eligibility", "not_eligible"},
+               {"status", "wrong_state"},         {"delinquent", "delinquent"},
+               {"order_ref", "wrong_order"}};
+    const char *why = NULL;
+    for (size_t i = 0; !why && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(err->field, map[i].field) == 0) why = map[i].reason;
+    /* a coupon given to customers some of whom may not have it */
+    if (!why && err->rc == HD_EFORBIDDEN && strncmp(err->field, "customer_ids", 12) == 0)
+        why = "not_eligible";
+    if (why) json_object_set_new(w->body, "reason", json_string(why));
+}
+
 void hd_resp_problem(hd_resp *w, int status, hd_rc rc, const char *field, const char *fmt, ...) {
     hd_err e;
     va_list ap;

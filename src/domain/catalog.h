@@ -52,7 +52,33 @@ typedef struct hd_order_req {
     int64_t transfer_id; /* the ledger transfer that charged the points, 0 if none */
     const char *source;  /* redemption, special, auction, groupbuy, trial, instalment */
     const char *source_ref;
+    int64_t special_id;       /* the special that gave the price (hd_reward_take_in), or 0 */
+    const char *usage_period; /* where the per-customer limit counted it, or NULL */
 } hd_order_req;
+
+/* What hd_reward_take_in took for a member's order, to record on it. */
+typedef struct hd_reward_taken {
+    char option[257];      /* named, or pre-selected from the member's specs; "" for none */
+    int64_t unit_points;   /* the best price now: a special's, or the reward's own */
+    int64_t unit_cash;     /* fen on top, per unit */
+    int64_t special_id;    /* the special that gave unit_points, or 0 */
+    char usage_period[24]; /* where the per-customer limit counted it, or "" */
+} hd_reward_taken;
+
+/* Everything a member's order of qty units of a reward must pass, each taken
+ * as it is checked: on offer now, the member's tier, the option, the
+ * per-customer limit (counted), the best special the member may have
+ * (claimed; special_id != 0 asks for that one), the stock (taken). A refusal
+ * is an error naming its reason; the caller's transaction undoes what was
+ * taken. Redemptions and instalment plans both buy through it. */
+hd_rc hd_reward_take_in(hd_conn *c, hd_domain *d, int64_t customer_id, int64_t reward_id,
+                        const char *option, int qty, int64_t special_id, hd_reward_taken *out,
+                        hd_err *err);
+/* Gives back what an order took when it is cancelled: the stock, the
+ * special's units, the customer's allowance (special_id 0 and period NULL
+ * when none was taken). */
+hd_rc hd_reward_untake_in(hd_conn *c, int64_t customer_id, int64_t reward_id, const char *option,
+                          int qty, int64_t special_id, const char *usage_period, hd_err *err);
 
 /* Records an order in state "placed" (stock must already be taken). */
 hd_rc hd_order_create_in(hd_conn *c, hd_domain *d, const hd_order_req *req, int64_t *order_id,

@@ -173,7 +173,7 @@ hd_rc hd_order_create_in(hd_conn *c, hd_domain *d, const hd_order_req *req, int6
     cat_reward cr;
     if ((rc = cat_reward_load(c, req->reward_id, "reward_id", &cr, err))) return rc;
     cat_reward_free(&cr);
-    order_row o = {hd_id_next(d->ids), &q, 0, NULL, "placed"};
+    order_row o = {hd_id_next(d->ids), &q, q.special_id, q.usage_period, "placed"};
     if ((rc = order_insert(c, d, &o, err))) return rc;
     *order_id = o.id;
     return HD_OK;
@@ -256,68 +256,100 @@ static hd_rc resolve_option(hd_conn *c, const cat_reward *r, int64_t cid, const 
     return HD_OK;
 }
 
+/* hd_reward_take_in, keeping the reward for the caller (free it either way). */
+static hd_rc take(hd_conn *c, hd_domain *d, int64_t cid, int64_t reward_id, const char *option,
+                  int qty, int64_t special_id, cat_reward *r, hd_reward_taken *t, hd_err *err) {
+    int64_t now = hd_now(d);
+    memset(t, 0, sizeof *t);
+    hd_rc rc = cat_reward_load(c, reward_id, "reward_id", r, err); /* clears r first */
+    if (rc) return rc;
+    t->unit_points = r->price_points;
+    t->unit_cash = r->price_cash;
+    if ((rc = check_offer(r, now, err))) return rc;
+    if ((rc = check_tier(c, r, cid, err))) return rc;
+    if ((rc = resolve_option(c, r, cid, option, t->option, err))) return rc;
+    if (r->has_limit) {
+        cat_period_key(r->limit_period, now, t->usage_period);
+        bool ok;
+        if ((rc = cat_usage_take(c, cid, "reward", r->id, t->usage_period, qty, r->limit_n, &ok,
+                                 err)))
+            return rc;
+        if (!ok) {
+            int64_t used = 0;
+            cat_usage_get(c, cid, "reward", r->id, t->usage_period, &used, NULL);
+            bool ever = strcmp(r->limit_period, "ever") == 0;
+            return hd_err_set(err, HD_ESTATE, "limit",
+                              "limit reached: at most %lld per customer %s%s, %lld taken, %d "
+                              "wanted",
+                              (long long)r->limit_n, ever ? "" : "per ", r->limit_period,
+                              (long long)used, qty);
+        }
+    }
+    if ((rc = cat_special_apply(c, d, cid, r->id, r->price_points, qty, special_id, &t->special_id,
+                                &t->unit_points, err)))
+        return rc;
+    return hd_reward_take_stock_in(c, r->id, t->option, qty, err);
+}
+
+hd_rc hd_reward_take_in(hd_conn *c, hd_domain *d, int64_t customer_id, int64_t reward_id,
+                        const char *option, int qty, int64_t special_id, hd_reward_taken *out,
+                        hd_err *err) {
+    cat_reward r;
+    hd_rc rc = take(c, d, customer_id, reward_id, option, qty, special_id, &r, out, err);
+    cat_reward_free(&r);
+    return rc;
+}
+
+hd_rc hd_reward_untake_in(hd_conn *c, int64_t customer_id, int64_t reward_id, const char *option,
+                          int qty, int64_t special_id, const char *usage_period, hd_err *err) {
+    hd_rc rc;
+    if (usage_period && *usage_period &&
+        (rc = cat_usage_release(c, customer_id, "reward", reward_id, usage_period, qty, err)))
+        return rc;
+    if (special_id && (rc = cat_special_release(c, special_id, customer_id, qty, err))) return rc;
+    return hd_reward_return_stock_in(c, reward_id, option && *option ? option : NULL, qty, err);
+}
+
 static hd_rc redeem_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err *err) {
     redeem_ctx *rx = vctx;
     hd_domain *d = rx->d;
-    int64_t now = hd_now(d), cid;
+    int64_t cid;
     hd_rc rc = cat_customer_in(c, rx->in, "customer_id", &cid, err);
     if (rc) return rc;
     cat_reward r;
-    if ((rc = cat_reward_load(c, rx->reward_id, "reward_id", &r, err))) return rc;
-    char option[CAT_CODE_MAX * 4 + 1], period[24] = "";
-    int64_t special_id = 0, unit = r.price_points, oid = hd_id_next(d->ids);
-    if ((rc = check_offer(&r, now, err))) goto done;
-    if ((rc = check_tier(c, &r, cid, err))) goto done;
-    if ((rc = resolve_option(c, &r, cid, rx->option, option, err))) goto done;
-    if (r.has_limit) {
-        cat_period_key(r.limit_period, now, period);
-        bool ok;
-        if ((rc = cat_usage_take(c, cid, "reward", r.id, period, rx->qty, r.limit_n, &ok, err)))
-            goto done;
-        if (!ok) {
-            int64_t used = 0;
-            cat_usage_get(c, cid, "reward", r.id, period, &used, NULL);
-            rc = hd_err_set(err, HD_ESTATE, "limit",
-                            "limit reached: at most %lld per customer %s%s, %lld taken, %d "
-                            "wanted",
-                            (long long)r.limit_n, strcmp(r.limit_period, "ever") ? "per " : "",
-                            strcmp(r.limit_period, "ever") ? r.limit_period : "ever",
-                            (long long)used, rx->qty);
-            goto done;
-        }
-    }
-    if ((rc = cat_special_apply(c, d, cid, r.id, r.price_points, rx->qty, rx->special_id,
-                                &special_id, &unit, err)))
+    hd_reward_taken t;
+    int64_t oid = hd_id_next(d->ids);
+    if ((rc = take(c, d, cid, rx->reward_id, rx->option, rx->qty, rx->special_id, &r, &t, err)))
         goto done;
-    if ((rc = hd_reward_take_stock_in(c, r.id, option, rx->qty, err))) goto done;
-    int64_t total = unit * rx->qty, transfer_id = 0;
+    int64_t total = t.unit_points * rx->qty, transfer_id = 0;
     char key[64], ref[40], acct[48], sref[40];
     snprintf(ref, sizeof ref, "order:%lld", (long long)oid);
     if (total > 0) {
         snprintf(key, sizeof key, "order:%lld:charge", (long long)oid);
         snprintf(acct, sizeof acct, "customer:%lld", (long long)cid);
-        hd_transfer_req t = {key,   acct, "system:redemption", total, "redeem", ref, false, 0,
-                             false, false};
+        hd_transfer_req tr = {key,   acct, "system:redemption", total, "redeem", ref, false, 0,
+                              false, false};
         hd_transfer_res res;
-        if ((rc = hd_ledger_transfer_in(c, d, &t, &res, err))) {
+        if ((rc = hd_ledger_transfer_in(c, d, &tr, &res, err))) {
             if (rc == HD_ESTATE)
                 snprintf(err->field, sizeof err->field, "points"); /* not enough points */
             goto done;
         }
         transfer_id = res.id;
     }
-    if (special_id) snprintf(sref, sizeof sref, "special:%lld", (long long)special_id);
-    hd_order_req q = {cid,
-                      r.id,
-                      option,
-                      rx->qty,
-                      total,
-                      r.price_cash * rx->qty,
-                      transfer_id,
-                      special_id ? "special" : "redemption",
-                      special_id ? sref : NULL};
+    if (t.special_id) snprintf(sref, sizeof sref, "special:%lld", (long long)t.special_id);
+    hd_order_req q = {.customer_id = cid,
+                      .reward_id = r.id,
+                      .option = t.option,
+                      .quantity = rx->qty,
+                      .points = total,
+                      .cash = t.unit_cash * rx->qty,
+                      .transfer_id = transfer_id,
+                      .source = t.special_id ? "special" : "redemption",
+                      .source_ref = t.special_id ? sref : NULL};
     bool coupon = strcmp(r.type, "coupon") == 0;
-    order_row o = {oid, &q, special_id, period[0] ? period : NULL, coupon ? "delivered" : "placed"};
+    order_row o = {oid, &q, t.special_id, t.usage_period[0] ? t.usage_period : NULL,
+                   coupon ? "delivered" : "placed"};
     if ((rc = order_insert(c, d, &o, err))) goto done;
     for (int i = 0; coupon && i < rx->qty; i++) {
         char code[HD_COUPON_CODE_LEN + 1];
@@ -399,9 +431,9 @@ hd_rc hd_order_cancel_in(hd_conn *c, hd_domain *d, int64_t order_id, const char 
         return hd_err_set(err, HD_ESTATE, "status",
                           "order %lld is %s; only a placed or shipped order can be cancelled",
                           (long long)order_id, st);
-    if (has_period && (rc = cat_usage_release(c, cid, "reward", rid, period, qty, err))) return rc;
-    if (sid && (rc = cat_special_release(c, sid, cid, qty, err))) return rc;
-    if ((rc = hd_reward_return_stock_in(c, rid, has_option ? option : NULL, qty, err))) return rc;
+    if ((rc = hd_reward_untake_in(c, cid, rid, has_option ? option : NULL, qty, sid,
+                                  has_period ? period : NULL, err)))
+        return rc;
     if (pts > 0) {
         char key[64], ref[40], acct[48];
         snprintf(key, sizeof key, "order:%lld:refund", (long long)order_id);

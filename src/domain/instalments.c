@@ -291,61 +291,6 @@ typedef struct create_ctx {
     const char *period;
 } create_ctx;
 
-static hd_rc check_tiers(hd_conn *c, int64_t reward_id, int64_t cid, hd_err *err) {
-    hd_val v = hd_vint(reward_id);
-    hd_rows *r;
-    hd_rc rc = hd_query(c, "SELECT tiers FROM rewards WHERE id = ?", &v, 1, &r, err);
-    if (rc) return rc;
-    int got = hd_rows_next(r, err);
-    json_t *tiers = NULL;
-    if (got == 1 && !hd_rows_isnull(r, 0)) tiers = json_loads(hd_rows_text(r, 0, NULL), 0, NULL);
-    hd_rows_free(r);
-    if (got < 0) return err->rc;
-    if (!json_is_array(tiers) || json_array_size(tiers) == 0) {
-        json_decref(tiers);
-        return HD_OK;
-    }
-    hd_tier_info ti;
-    if ((rc = hd_tier_of_in(c, cid, &ti, err))) {
-        json_decref(tiers);
-        return rc;
-    }
-    char list[256] = "";
-    size_t i, len = 0;
-    json_t *t;
-    json_array_foreach(tiers, i, t) {
-        const char *code = json_string_value(t);
-        if (!code) continue;
-        if (ti.has && strcmp(code, ti.code) == 0) {
-            json_decref(tiers);
-            return HD_OK;
-        }
-        if (len < sizeof list)
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", code);
-    }
-    json_decref(tiers);
-    return hd_err_set(err, HD_EFORBIDDEN, "tier",
-                      "not eligible: reward %lld is for tiers %s; the customer is %s%s",
-                      (long long)reward_id, list, ti.has ? "" : "in no tier",
-                      ti.has ? ti.code : "");
-}
-
-static hd_rc check_option(hd_conn *c, int64_t reward_id, const char *option, hd_err *err) {
-    hd_val v = hd_vint(reward_id);
-    int64_t n = 0;
-    hd_rc rc =
-        hd_query_int(c, "SELECT count(*) FROM reward_options WHERE reward_id = ?", &v, 1, &n, err);
-    if (rc) return rc;
-    if (n > 0 && !option)
-        return hd_err_set(err, HD_EINVAL, "option",
-                          "is required: reward %lld comes in %lld options", (long long)reward_id,
-                          (long long)n);
-    if (n == 0 && option)
-        return hd_err_set(err, HD_EINVAL, "option", "reward %lld has no options",
-                          (long long)reward_id);
-    return HD_OK;
-}
-
 static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err *err) {
     create_ctx *cc = vctx;
     hd_domain *d = cc->d;
@@ -378,21 +323,22 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
         return hd_err_set(err, HD_EINVAL, "reward_id",
                           "reward %lld is a coupon: coupons are redeemed whole, not in instalments",
                           (long long)ri.id);
-    if (ri.price_points < cc->n)
+    /* bought like a redemption: tier, option (or the member's specs), the
+     * per-customer limit, the best special, stock */
+    hd_reward_taken t;
+    if ((rc = hd_reward_take_in(c, d, cid, ri.id, cc->option, 1, 0, &t, err))) return rc;
+    if (t.unit_points < cc->n)
         return hd_err_set(err, HD_EINVAL, "plan",
                           "reward %lld costs %lld points: too few to pay in %d instalments",
-                          (long long)ri.id, (long long)ri.price_points, cc->n);
-    if ((rc = check_tiers(c, ri.id, cid, err))) return rc;
-    if ((rc = check_option(c, ri.id, cc->option, err))) return rc;
-    if ((rc = hd_reward_take_stock_in(c, ri.id, cc->option, 1, err))) return rc;
+                          (long long)ri.id, (long long)t.unit_points, cc->n);
 
     plan p = {0};
     p.id = hd_id_next(d->ids);
     p.customer_id = cid;
     p.reward_id = ri.id;
-    p.has_option = cc->option != NULL;
-    snprintf(p.option, sizeof p.option, "%s", cc->option ? cc->option : "");
-    p.total = ri.price_points;
+    p.has_option = t.option[0] != '\0';
+    snprintf(p.option, sizeof p.option, "%s", t.option);
+    p.total = t.unit_points;
     p.n = cc->n;
     snprintf(p.period, sizeof p.period, "%s", cc->period);
     snprintf(p.status, sizeof p.status, "active");
@@ -422,14 +368,25 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
 
     char ref[48];
     snprintf(ref, sizeof ref, "instalment:%lld", (long long)p.id);
-    hd_order_req q = {cid,           ri.id,    cc->option,   1,  p.total,
-                      ri.price_cash, first_id, "instalment", ref};
+    hd_order_req q = {.customer_id = cid,
+                      .reward_id = ri.id,
+                      .option = p.has_option ? p.option : NULL,
+                      .quantity = 1,
+                      .points = p.total,
+                      .cash = t.unit_cash,
+                      .transfer_id = first_id,
+                      .source = "instalment",
+                      .source_ref = ref,
+                      .special_id = t.special_id,
+                      .usage_period = t.usage_period[0] ? t.usage_period : NULL};
     if ((rc = hd_order_create_in(c, d, &q, &p.order_id, err))) return rc;
 
-    hd_val v[13] = {hd_vint(p.id),        hd_vint(cid),        hd_vint(p.reward_id),
-                    hd_vtext(cc->option), hd_vint(p.order_id), hd_vint(p.total),
-                    hd_vint(p.n),         hd_vtext(p.period),  hd_vint(p.paid),
-                    hd_vint(p.held),      hd_vint(p.hold_id),  hd_vint(p.next_due_at),
+    hd_val v[13] = {hd_vint(p.id),        hd_vint(cid),
+                    hd_vint(p.reward_id), hd_vtext(p.has_option ? p.option : NULL),
+                    hd_vint(p.order_id),  hd_vint(p.total),
+                    hd_vint(p.n),         hd_vtext(p.period),
+                    hd_vint(p.paid),      hd_vint(p.held),
+                    hd_vint(p.hold_id),   hd_vint(p.next_due_at),
                     hd_vint(now)};
     if ((rc = hd_exec(c,
                       "INSERT INTO instalment_plans (id, customer_id, reward_id, option_code, "
@@ -718,7 +675,23 @@ static hd_rc cancel_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
                           NULL, err)))
             return rc;
     }
-    if ((rc = hd_reward_return_stock_in(c, p.reward_id, p.has_option ? p.option : NULL, 1, err)))
+    /* the stock, and the special's units and the member's allowance it took */
+    hd_val q = hd_vint(p.order_id);
+    hd_rows *r;
+    if ((rc = hd_query(c, "SELECT special_id, usage_period FROM reward_orders WHERE id = ?", &q, 1,
+                       &r, err)))
+        return rc;
+    int64_t special_id = 0;
+    char period[24] = "";
+    int got = hd_rows_next(r, err);
+    if (got == 1) {
+        special_id = hd_rows_isnull(r, 0) ? 0 : hd_rows_int(r, 0);
+        snprintf(period, sizeof period, "%s", hd_rows_text(r, 1, NULL));
+    }
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
+    if ((rc = hd_reward_untake_in(c, p.customer_id, p.reward_id, p.has_option ? p.option : NULL, 1,
+                                  special_id, period, err)))
         return rc;
     p.hold_id = 0;
     p.held = 0;

@@ -672,6 +672,97 @@ static void test_race(void **state) {
     free(n);
 }
 
+/* A plan buys its reward the way a redemption does: the per-customer limit
+ * (one allowance for both), the best special, the option the member's specs
+ * pick; cancelling the plan gives the allowance and the special's unit back. */
+static void test_bought_like_a_redemption(void **state) {
+    (void)state;
+    ht_server s;
+    ht_start(&s, true);
+    ht_clock_to(&s, "2026-07-01T08:00:00Z");
+    char *rid = reward(&s, 1200, 10, ",\"limit\":{\"per_customer\":1,\"period\":\"month\"}");
+    ht_resp r = ht_postf(&s, "/v1/specials",
+                         "{\"reward_id\":\"%s\",\"points\":900,\"starts_at\":\"2026-07-01\","
+                         "\"ends_at\":\"2026-08-01\",\"quantity\":1}",
+                         rid);
+    assert_int_equal(r.status, 201);
+    char sid[32];
+    snprintf(sid, sizeof sid, "%s", ht_str(r.json, "id"));
+    ht_free(&r);
+    char *m = customer(&s, "13700000021"), *n = customer(&s, "13700000022");
+    give(&s, m, 5000);
+    give(&s, n, 5000);
+
+    /* the special's price, recorded on the order */
+    char *pid = plan_ok(&s, m, rid, NULL);
+    json_t *p = plan_get(&s, pid);
+    assert_int_equal(ht_int(p, "total"), 900);
+    assert_int_equal(sched_amount(p, 0), 300);
+    json_t *o = get_json(&s, "/v1/orders/%s", ht_str(p, "order_id"));
+    assert_string_equal(ht_str(o, "special_id"), sid);
+    assert_string_equal(ht_str(o, "source"), "instalment");
+    json_decref(o);
+    json_decref(p);
+    expect_points(&s, m, 4700, 600, 4100);
+
+    /* one a month: neither a second plan nor a redemption gets past it */
+    refused(&s, m, rid, NULL, 409, "limit", "limit_reached");
+    r = ht_postf(&s, "/v1/redemptions", "{\"customer_id\":\"%s\",\"reward_id\":\"%s\"}", m, rid);
+    expect_refusal(&r, 409, "limit", "limit_reached");
+    /* the special's one unit is gone: the next member pays the reward's price */
+    char *pn = plan_ok(&s, n, rid, NULL);
+    p = plan_get(&s, pn);
+    assert_int_equal(ht_int(p, "total"), 1200);
+    json_decref(p);
+
+    /* cancelled: the allowance and the special's unit come back */
+    r = plan_action(&s, pid, "cancel", NULL);
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    expect_points(&s, m, 5000, 0, 5000);
+    char *again = plan_ok(&s, m, rid, NULL);
+    p = plan_get(&s, again);
+    assert_int_equal(ht_int(p, "total"), 900);
+    json_decref(p);
+    /* and a new month brings a new allowance, at the reward's price */
+    ht_clock_to(&s, "2026-08-02T08:00:00Z");
+    char *next = plan_ok(&s, m, rid, NULL);
+    p = plan_get(&s, next);
+    assert_int_equal(ht_int(p, "total"), 1200);
+    json_decref(p);
+
+    /* options: the member's remembered specs pick one */
+    char *jeans = reward(&s, 600, 5,
+                         ",\"spec_category\":\"jeans\",\"options\":[{\"code\":\"W30\",\"attrs\":"
+                         "{\"waist\":30},\"stock\":2},{\"code\":\"W32\",\"attrs\":{\"waist\":32},"
+                         "\"stock\":2}]");
+    r = ht_postf(&s, "/v1/customers",
+                 "{\"phone\":\"13700000023\",\"specs\":{\"jeans\":"
+                 "{\"waist\":32}}}");
+    assert_int_equal(r.status, 201);
+    char w[32];
+    snprintf(w, sizeof w, "%s", ht_str(r.json, "id"));
+    ht_free(&r);
+    give(&s, w, 2000);
+    char *pj = plan_ok(&s, w, jeans, NULL);
+    p = plan_get(&s, pj);
+    assert_string_equal(ht_str(p, "option"), "W32");
+    json_decref(p);
+    /* without specs and without an option: refused, naming the option */
+    refused(&s, n, jeans, NULL, 422, "option", NULL);
+    expect_check_ok(&s);
+    free(rid);
+    free(m);
+    free(n);
+    free(pid);
+    free(pn);
+    free(again);
+    free(next);
+    free(jeans);
+    free(pj);
+    ht_stop(&s, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_active_overdraft_payoff),
@@ -679,6 +770,7 @@ int main(void) {
         cmocka_unit_test(test_delinquent),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_bought_like_a_redemption),
         cmocka_unit_test(test_race),
     };
     return cmocka_run_group_tests_name(ht_store(), tests, NULL, NULL);
