@@ -81,6 +81,12 @@ void hd_resp_error(hd_resp *w, const hd_err *err);
  * stock, limit reached, ...): the problem also carries a "reason" read from
  * the field named, so that clients need not parse sentences. */
 void hd_resp_refusal(hd_resp *w, const hd_err *err);
+/* The answer of a domain call: on success status and body (owned) and
+ * whether it was replayed; on failure the problem for err, with "reason"
+ * for a refusal (hd_resp_refusal) and "line" and "column" when the fault is
+ * in an expression (rules, eligibility, segments, formulas). */
+void hd_resp_result(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *body,
+                    bool replayed);
 /* Sets w to a problem+json with an explicit status. */
 void hd_resp_problem(hd_resp *w, int status, hd_rc rc, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -90,6 +96,15 @@ json_t *hd_req_json(hd_req *r, hd_resp *w);
 const char *hd_req_query(hd_req *r, const char *name);
 /* Path parameter i as an id; on failure fills w with 404 and returns false. */
 bool hd_req_id(hd_req *r, int i, const char *what, int64_t *out, hd_resp *w);
+/* The list cursor (?cursor=): an id this API returned, 0 when absent; false
+ * (w filled with 400) when it is not one. */
+bool hd_req_cursor(hd_req *r, int64_t *out, hd_resp *w);
+/* A domain call that creates or moves something under an Idempotency-Key. */
+typedef hd_rc (*hd_idem_fn)(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
+                            json_t **out, bool *replayed, hd_err *err);
+/* A POST through fn: the JSON body, the key, the answer. With location (such
+ * as "/v1/auctions") the answer's Location is location/<its id>. */
+void hd_post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, const char *location);
 /* Builds the idempotency context for a POST from its header; false (w filled)
  * when the header is malformed. */
 bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w);

@@ -44,38 +44,6 @@ static void h_openapi(hd_req *r, hd_resp *w) {
     w->content_type = "application/json";
 }
 
-/* Answers a write that went through hd_idem_write. */
-static void finish(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *body,
-                   bool replayed) {
-    if (rc) {
-        hd_resp_error(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = body;
-    w->replayed = replayed;
-}
-
-typedef hd_rc (*idem_fn)(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
-                         json_t **out, bool *replayed, hd_err *err);
-
-/* A create that goes through hd_idem_write: the body, the key, fn, the answer. */
-static void post_idem(hd_req *r, hd_resp *w, idem_fn fn) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = fn(r->d, &im, in, &status, &out, &replayed, &err);
-        finish(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
-
 static void moved(hd_req *r, hd_resp *w, const char *base, int64_t from, int64_t to) {
     w->status = 301;
     snprintf(w->location, sizeof w->location, "%s/%lld", base, (long long)to);
@@ -99,7 +67,7 @@ static void h_customer_create(hd_req *r, hd_resp *w) {
         bool replayed = false;
         int64_t existing = 0;
         hd_rc rc = hd_customer_create(r->d, &im, in, &status, &out, &replayed, &existing, &err);
-        finish(w, rc, &err, status, out, replayed);
+        hd_resp_result(w, rc, &err, status, out, replayed);
         if (rc == HD_ECONFLICT && existing) hd_json_set_id(w->body, "existing_id", existing);
         if (!rc) {
             snprintf(w->location, sizeof w->location, "/v1/customers/%s",
@@ -204,11 +172,7 @@ static void h_customer_timeline(hd_req *r, hd_resp *w) {
 static void h_customer_search(hd_req *r, hd_resp *w) {
     int64_t limit, cursor = 0;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_PAGE_MAX, &limit, w)) return;
-    const char *cur = hd_req_query(r, "cursor");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_customer_query q = {hd_req_query(r, "phone"),
                            hd_req_query(r, "email"),
                            hd_req_query(r, "q"),
@@ -239,13 +203,15 @@ static void h_customer_duplicates(hd_req *r, hd_resp *w) {
 
 /* ---- events ---- */
 
-static void h_event(hd_req *r, hd_resp *w) { post_idem(r, w, hd_event_record); }
+static void h_event(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_event_record, NULL); }
 
-static void h_event_batch(hd_req *r, hd_resp *w) { post_idem(r, w, hd_event_record_batch); }
+static void h_event_batch(hd_req *r, hd_resp *w) {
+    hd_post_idem(r, w, hd_event_record_batch, NULL);
+}
 
 /* ---- touchpoints ---- */
 
-static void h_tp_create(hd_req *r, hd_resp *w) { post_idem(r, w, hd_touchpoint_create); }
+static void h_tp_create(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_touchpoint_create, NULL); }
 
 static void h_tp_list(hd_req *r, hd_resp *w) {
     hd_err err;

@@ -7,27 +7,12 @@
 #include "api/api_int.h"
 #include "domain/analytics_api.h"
 #include "domain/segments.h"
-#include "expr/expr.h"
 
-/* An error, with line and column when a segment's condition is at fault. */
-static void fail(hd_resp *w, const hd_err *err) {
-    hd_resp_error(w, err);
-    hd_expr_pos pos;
-    if (strcmp(err->field, "expression") == 0 && hd_expr_error_pos(err, &pos)) {
-        json_object_set_new(w->body, "line", json_integer(pos.line));
-        json_object_set_new(w->body, "column", json_integer(pos.column));
-    }
-}
-
+/* hd_resp_result, and a 202 (a job started) says where to follow it. */
 static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out) {
-    if (rc) {
-        json_decref(out);
-        fail(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    if (status == 202) {
+    if (rc) json_decref(out);
+    hd_resp_result(w, rc, err, status, rc ? NULL : out, false);
+    if (!rc && status == 202) {
         const char *id = json_string_value(json_object_get(out, "id"));
         if (id) snprintf(w->location, sizeof w->location, "/v1/jobs/%s", id);
     }
@@ -138,11 +123,7 @@ static void h_segment_create(hd_req *r, hd_resp *w) {
 static void h_segment_list(hd_req *r, hd_resp *w) {
     int64_t limit, cursor = 0;
     if (!hd_req_query_int(r, "limit", 50, 1, 200, &limit, w)) return;
-    const char *cur = hd_req_query(r, "cursor");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_segments_list(r->d, cursor, (int)limit, &out, &err);
@@ -172,7 +153,7 @@ static void h_segment_members(hd_req *r, hd_resp *w) {
         size_t len = 0;
         hd_rc rc = hd_segments_export_csv(r->d, id, &csv, &len, &err);
         if (rc) {
-            fail(w, &err);
+            hd_resp_result(w, rc, &err, 0, NULL, false);
             return;
         }
         w->raw = csv;
@@ -181,11 +162,7 @@ static void h_segment_members(hd_req *r, hd_resp *w) {
         return;
     }
     if (!hd_req_query_int(r, "limit", 100, 1, HD_SEGMENT_PAGE_MAX, &limit, w)) return;
-    const char *cur = hd_req_query(r, "cursor");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     json_t *out = NULL;
     hd_rc rc = hd_segments_members(r->d, id, cursor, (int)limit, &out, &err);
     reply(w, rc, &err, 200, out);

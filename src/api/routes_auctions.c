@@ -5,54 +5,18 @@
 #include "api/api_int.h"
 #include "domain/auctions.h"
 
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
-    if (rc) {
-        hd_resp_error(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    w->replayed = replayed;
-}
-
-/* The list cursor: an id this API returned; false (w filled) when not one. */
-static bool cursor_of(hd_req *r, int64_t *out, hd_resp *w) {
-    const char *s = hd_req_query(r, "cursor");
-    *out = 0;
-    if (s && !hd_id_parse(s, out)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return false;
-    }
-    return true;
-}
-
 static void h_create(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_auction_create(r->d, &im, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
-        if (!rc)
-            snprintf(w->location, sizeof w->location, "/v1/auctions/%s",
-                     json_string_value(json_object_get(out, "id")));
-    }
-    json_decref(in);
+    hd_post_idem(r, w, hd_auction_create, "/v1/auctions");
 }
 
 static void h_list(hd_req *r, hd_resp *w) {
     int64_t limit, cursor;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_AUCTION_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_auction_list(r->d, hd_req_query(r, "status"), cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_get(hd_req *r, hd_resp *w) {
@@ -61,7 +25,7 @@ static void h_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_auction_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_patch(hd_req *r, hd_resp *w) {
@@ -73,7 +37,7 @@ static void h_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_auction_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_bid(hd_req *r, hd_resp *w) {
@@ -89,7 +53,7 @@ static void h_bid(hd_req *r, hd_resp *w) {
         json_t *out = NULL;
         bool replayed = false;
         hd_rc rc = hd_auction_bid(r->d, &im, id, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
+        hd_resp_result(w, rc, &err, status, out, replayed);
     }
     json_decref(in);
 }
@@ -98,11 +62,11 @@ static void h_bids(hd_req *r, hd_resp *w) {
     int64_t id, limit, cursor;
     if (!hd_req_id(r, 0, "auction", &id, w)) return;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_AUCTION_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_auction_bids(r->d, id, cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

@@ -7,15 +7,6 @@
 #include "domain/apikeys.h"
 #include "domain/users.h"
 
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out) {
-    if (rc) {
-        hd_resp_error(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = out;
-}
-
 static json_t *me_json(const hd_user *u, const char *csrf) {
     json_t *o = json_object();
     hd_json_set_id(o, "id", u->id);
@@ -71,7 +62,7 @@ static void h_users_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_user_list(r->d, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_users_add(hd_req *r, hd_resp *w) {
@@ -119,14 +110,14 @@ static void h_users_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_user_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_keys_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_apikey_list(r->d, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_keys_add(hd_req *r, hd_resp *w) {
@@ -183,11 +174,7 @@ static void h_audit(hd_req *r, hd_resp *w) {
     int64_t limit, actor, cursor = 0, from = 0, to = 0;
     if (!hd_req_query_int(r, "limit", 50, 1, 200, &limit, w)) return;
     if (!hd_req_query_int(r, "actor_id", 0, 0, INT64_MAX, &actor, w)) return;
-    const char *c = hd_req_query(r, "cursor");
-    if (c && !hd_id_parse(c, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     const char *f = hd_req_query(r, "from"), *t = hd_req_query(r, "to");
     if ((f && !hd_time_parse(f, &from)) || (t && !hd_time_parse(t, &to))) {
         hd_resp_problem(w, 400, HD_EINVAL, f && !hd_time_parse(f, &from) ? "from" : "to",
@@ -204,7 +191,7 @@ static void h_audit(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_audit_list(r->d, &q, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

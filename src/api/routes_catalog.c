@@ -7,23 +7,6 @@
 
 #include "api/api_int.h"
 #include "domain/catalog.h"
-#include "expr/expr.h"
-
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
-    if (rc) {
-        hd_resp_refusal(w, err);
-        hd_expr_pos pos;
-        if ((strcmp(err->field, "eligibility") == 0 || strcmp(err->field, "segment") == 0) &&
-            err->rc == HD_EINVAL && hd_expr_error_pos(err, &pos)) {
-            json_object_set_new(w->body, "line", json_integer(pos.line));
-            json_object_set_new(w->body, "column", json_integer(pos.column));
-        }
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    w->replayed = replayed;
-}
 
 /* The body of an action that may come without one. */
 static bool optional_body(hd_req *r, hd_resp *w, json_t **in) {
@@ -43,38 +26,16 @@ static bool query_id(hd_req *r, const char *name, int64_t *out, hd_resp *w) {
     return true;
 }
 
-typedef hd_rc (*create_fn)(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
-                           json_t **out, bool *replayed, hd_err *err);
-
-static void create(hd_req *r, hd_resp *w, create_fn fn) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = fn(r->d, &im, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
-
 /* ---- rewards ---- */
 
-static void h_reward_create(hd_req *r, hd_resp *w) { create(r, w, hd_reward_create); }
+static void h_reward_create(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_reward_create, NULL); }
 
 static void h_reward_list(hd_req *r, hd_resp *w) {
     int64_t limit, cid, cursor = 0;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_CATALOG_PAGE_MAX, &limit, w)) return;
     if (!query_id(r, "customer_id", &cid, w)) return;
-    const char *cur = hd_req_query(r, "cursor"), *av = hd_req_query(r, "available");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    const char *av = hd_req_query(r, "available");
+    if (!hd_req_cursor(r, &cursor, w)) return;
     if (av && strcmp(av, "true") && strcmp(av, "false")) {
         hd_resp_problem(w, 400, HD_EINVAL, "available", "must be true or false");
         return;
@@ -84,7 +45,7 @@ static void h_reward_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_reward_list(r->d, &q, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_reward_get(hd_req *r, hd_resp *w) {
@@ -94,7 +55,7 @@ static void h_reward_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_reward_get(r->d, id, cid, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_reward_patch(hd_req *r, hd_resp *w) {
@@ -106,13 +67,13 @@ static void h_reward_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_reward_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 /* ---- redemptions and orders ---- */
 
 static void h_redeem(hd_req *r, hd_resp *w) {
-    create(r, w, hd_redemption_create);
+    hd_post_idem(r, w, hd_redemption_create, NULL);
     if (w->status == 201) {
         snprintf(w->location, sizeof w->location, "/v1/orders/%s",
                  json_string_value(json_object_get(w->body, "id")));
@@ -125,7 +86,7 @@ static void h_order_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_order_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void transition(hd_req *r, hd_resp *w, const char *action) {
@@ -137,7 +98,7 @@ static void transition(hd_req *r, hd_resp *w, const char *action) {
     json_t *out = NULL;
     hd_rc rc = hd_order_transition(r->d, id, action, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_order_ship(hd_req *r, hd_resp *w) { transition(r, w, "ship"); }
@@ -151,12 +112,12 @@ static void h_customer_orders(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_order_list_customer(r->d, id, hd_req_query(r, "cursor"), (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 /* ---- specials ---- */
 
-static void h_special_create(hd_req *r, hd_resp *w) { create(r, w, hd_special_create); }
+static void h_special_create(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_special_create, NULL); }
 
 static void h_special_list(hd_req *r, hd_resp *w) {
     int64_t limit, rid, cid;
@@ -171,7 +132,7 @@ static void h_special_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_special_list(r->d, &q, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_special_calendar(hd_req *r, hd_resp *w) {
@@ -190,7 +151,7 @@ static void h_special_calendar(hd_req *r, hd_resp *w) {
         hd_resp_problem(w, 400, HD_EINVAL, "month", "%s", err.msg);
         return;
     }
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_special_get(hd_req *r, hd_resp *w) {
@@ -199,7 +160,7 @@ static void h_special_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_special_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_special_patch(hd_req *r, hd_resp *w) {
@@ -211,7 +172,7 @@ static void h_special_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_special_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 /* ---- the points report ---- */
@@ -237,7 +198,7 @@ static void h_points_report(hd_req *r, hd_resp *w) {
         hd_resp_problem(w, 400, HD_EINVAL, err.field, "%s", err.msg);
         return;
     }
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

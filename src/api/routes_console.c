@@ -6,14 +6,6 @@
 
 #include "api/api_int.h"
 #include "domain/console.h"
-#include "expr/expr.h"
-
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, json_t *out) {
-    if (rc)
-        hd_resp_error(w, err);
-    else
-        w->body = out;
-}
 
 static void h_overview(hd_req *r, hd_resp *w) {
     int64_t days;
@@ -22,7 +14,7 @@ static void h_overview(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_console_overview(r->d, (int)days, &out, &err);
-    reply(w, rc, &err, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_merge(hd_req *r, hd_resp *w) {
@@ -35,19 +27,14 @@ static void h_merge(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_console_merge(r->d, in, name, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_segment_preview(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_console_segment_preview(r->d, hd_req_query(r, "expression"), &out, &err);
-    reply(w, rc, &err, out);
-    hd_expr_pos pos;
-    if (rc && hd_expr_error_pos(&err, &pos)) { /* where the console puts the caret */
-        json_object_set_new(w->body, "line", json_integer(pos.line));
-        json_object_set_new(w->body, "column", json_integer(pos.column));
-    }
+    hd_resp_result(w, rc, &err, 200, out, false); /* line, column: where the caret goes */
 }
 
 /* What the caller may do, area by area, by the same rules the router applies,

@@ -5,45 +5,16 @@
 
 #include "api/api_int.h"
 #include "domain/catalog.h"
-#include "expr/expr.h"
-
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
-    if (rc) {
-        hd_resp_refusal(w, err);
-        hd_expr_pos pos;
-        if (strcmp(err->field, "segment") == 0 && err->rc == HD_EINVAL &&
-            hd_expr_error_pos(err, &pos)) {
-            json_object_set_new(w->body, "line", json_integer(pos.line));
-            json_object_set_new(w->body, "column", json_integer(pos.column));
-        }
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    w->replayed = replayed;
-}
 
 static void h_tmpl_create(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_coupon_template_create(r->d, &im, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
+    hd_post_idem(r, w, hd_coupon_template_create, NULL);
 }
 
 static void h_tmpl_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_coupon_template_list(r->d, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_tmpl_get(hd_req *r, hd_resp *w) {
@@ -52,7 +23,7 @@ static void h_tmpl_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_coupon_template_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_tmpl_patch(hd_req *r, hd_resp *w) {
@@ -64,7 +35,7 @@ static void h_tmpl_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_coupon_template_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 typedef hd_rc (*give_fn)(hd_domain *d, const hd_idem *im, int64_t template_id, const json_t *in,
@@ -83,7 +54,7 @@ static void give(hd_req *r, hd_resp *w, give_fn fn) {
         json_t *out = NULL;
         bool replayed = false;
         hd_rc rc = fn(r->d, &im, id, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
+        hd_resp_result(w, rc, &err, status, out, replayed);
     }
     json_decref(in);
 }
@@ -98,7 +69,7 @@ static void h_redeem(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_coupon_redeem(r->d, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
     if (!rc) w->replayed = json_is_true(json_object_get(out, "replayed"));
 }
 
@@ -109,14 +80,14 @@ static void h_restore(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_coupon_restore(r->d, r->nparams ? r->params[0] : "", in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_coupon_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_coupon_get(r->d, r->nparams ? r->params[0] : "", &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_customer_coupons(hd_req *r, hd_resp *w) {
@@ -125,7 +96,7 @@ static void h_customer_coupons(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_coupon_list_customer(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_report(hd_req *r, hd_resp *w) {
@@ -157,7 +128,7 @@ static void h_report(hd_req *r, hd_resp *w) {
         hd_resp_problem(w, 400, HD_EINVAL, err.field, "%s", err.msg);
         return;
     }
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 /* Literal paths before {code}. */

@@ -6,28 +6,12 @@
 
 #include "api/api_int.h"
 #include "domain/credit.h"
-#include "expr/expr.h"
-
-/* A refused formula says where, as numbers too. */
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out) {
-    if (rc) {
-        hd_resp_error(w, err);
-        hd_expr_pos pos;
-        if (strcmp(err->field, "credit_formula") == 0 && hd_expr_error_pos(err, &pos)) {
-            json_object_set_new(w->body, "line", json_integer(pos.line));
-            json_object_set_new(w->body, "column", json_integer(pos.column));
-        }
-        return;
-    }
-    w->status = status;
-    w->body = out;
-}
 
 static void h_settings_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_credit_settings_get(r->d, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_settings_patch(hd_req *r, hd_resp *w) {
@@ -37,7 +21,7 @@ static void h_settings_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_credit_settings_patch(r->d, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_recompute(hd_req *r, hd_resp *w) {
@@ -47,7 +31,7 @@ static void h_recompute(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_credit_recompute(r->d, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_get(hd_req *r, hd_resp *w) {
@@ -56,7 +40,7 @@ static void h_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_credit_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_put(hd_req *r, hd_resp *w) {
@@ -68,21 +52,17 @@ static void h_put(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_credit_set(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_report(hd_req *r, hd_resp *w) {
     int64_t limit, cursor = 0;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_CREDIT_PAGE_MAX, &limit, w)) return;
-    const char *cur = hd_req_query(r, "cursor");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_credit_report(r->d, cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

@@ -5,53 +5,18 @@
 #include "api/api_int.h"
 #include "domain/groupbuys.h"
 
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
-    if (rc) {
-        hd_resp_error(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    w->replayed = replayed;
-}
-
-static bool cursor_of(hd_req *r, int64_t *out, hd_resp *w) {
-    const char *s = hd_req_query(r, "cursor");
-    *out = 0;
-    if (s && !hd_id_parse(s, out)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return false;
-    }
-    return true;
-}
-
 static void h_create(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_groupbuy_create(r->d, &im, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
-        if (!rc)
-            snprintf(w->location, sizeof w->location, "/v1/groupbuys/%s",
-                     json_string_value(json_object_get(out, "id")));
-    }
-    json_decref(in);
+    hd_post_idem(r, w, hd_groupbuy_create, "/v1/groupbuys");
 }
 
 static void h_list(hd_req *r, hd_resp *w) {
     int64_t limit, cursor;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_GROUPBUY_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_groupbuy_list(r->d, cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_get(hd_req *r, hd_resp *w) {
@@ -60,7 +25,7 @@ static void h_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_groupbuy_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_patch(hd_req *r, hd_resp *w) {
@@ -72,7 +37,7 @@ static void h_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_groupbuy_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_start(hd_req *r, hd_resp *w) {
@@ -88,7 +53,7 @@ static void h_start(hd_req *r, hd_resp *w) {
         json_t *out = NULL;
         bool replayed = false;
         hd_rc rc = hd_groupbuy_start(r->d, &im, id, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
+        hd_resp_result(w, rc, &err, status, out, replayed);
         if (!rc)
             snprintf(w->location, sizeof w->location, "/v1/groupbuys/groups/%s",
                      json_string_value(json_object_get(out, "code")));
@@ -100,35 +65,21 @@ static void h_groups(hd_req *r, hd_resp *w) {
     int64_t id, limit, cursor;
     if (!hd_req_id(r, 0, "group-buy deal", &id, w)) return;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_GROUPBUY_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc =
         hd_groupbuy_groups(r->d, id, hd_req_query(r, "status"), cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
-static void h_join(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_groupbuy_join(r->d, &im, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
+static void h_join(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_groupbuy_join, NULL); }
 
 static void h_group(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_groupbuy_group(r->d, r->nparams ? r->params[0] : "", &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 /* More specific paths come before {id} patterns. */

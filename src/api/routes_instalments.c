@@ -8,16 +8,6 @@
 #include "api/api_int.h"
 #include "domain/instalments.h"
 
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
-    if (rc) {
-        hd_resp_refusal(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    w->replayed = replayed;
-}
-
 /* The Idempotency-Key's request hash covers the plan id too: the same key on
  * another plan is a different request, not a replay. */
 static void idem_with_id(hd_req *r, hd_idem *im, int64_t id) {
@@ -30,22 +20,7 @@ static void idem_with_id(hd_req *r, hd_idem *im, int64_t id) {
 }
 
 static void h_create(hd_req *r, hd_resp *w) {
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_instalment_create(r->d, &im, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
-        if (!rc)
-            snprintf(w->location, sizeof w->location, "/v1/instalments/%s",
-                     json_string_value(json_object_get(out, "id")));
-    }
-    json_decref(in);
+    hd_post_idem(r, w, hd_instalment_create, "/v1/instalments");
 }
 
 static void h_get(hd_req *r, hd_resp *w) {
@@ -54,7 +29,7 @@ static void h_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_instalment_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_payoff(hd_req *r, hd_resp *w) {
@@ -69,7 +44,7 @@ static void h_payoff(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     bool replayed = false;
     hd_rc rc = hd_instalment_payoff(r->d, &im, id, &status, &out, &replayed, &err);
-    reply(w, rc, &err, status, out, replayed);
+    hd_resp_result(w, rc, &err, status, out, replayed);
 }
 
 static void h_cancel(hd_req *r, hd_resp *w) {
@@ -86,7 +61,7 @@ static void h_cancel(hd_req *r, hd_resp *w) {
         json_t *out = NULL;
         bool replayed = false;
         hd_rc rc = hd_instalment_cancel(r->d, &im, id, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
+        hd_resp_result(w, rc, &err, status, out, replayed);
     }
     json_decref(in);
 }
@@ -95,22 +70,18 @@ static void h_customer(hd_req *r, hd_resp *w) {
     int64_t id, limit, cursor = 0;
     if (!hd_req_id(r, 0, "customer", &id, w)) return;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_INSTALMENT_PAGE_MAX, &limit, w)) return;
-    const char *cur = hd_req_query(r, "cursor");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_instalment_list_customer(r->d, id, cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_report(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_instalment_report(r->d, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 /* More specific paths come before {id} patterns. */

@@ -5,15 +5,6 @@
 #include "api/api_int.h"
 #include "domain/ledger.h"
 
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out) {
-    if (rc) {
-        hd_resp_error(w, err);
-        return;
-    }
-    w->status = status;
-    w->body = out;
-}
-
 static void hd_h_transfer(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
@@ -22,7 +13,7 @@ static void hd_h_transfer(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_ledger_transfer(r->d, in, &status, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, status, out);
+    hd_resp_result(w, rc, &err, status, out, false);
     if (!rc) w->replayed = status == 200;
 }
 
@@ -34,7 +25,7 @@ static void hd_h_transfer_batch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_ledger_transfer_batch(r->d, in, &status, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, status, out);
+    hd_resp_result(w, rc, &err, status, out, false);
 }
 
 static void hd_h_transfer_get(hd_req *r, hd_resp *w) {
@@ -43,7 +34,7 @@ static void hd_h_transfer_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_ledger_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void resolve(hd_req *r, hd_resp *w, bool post) {
@@ -52,7 +43,7 @@ static void resolve(hd_req *r, hd_resp *w, bool post) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_ledger_resolve(r->d, id, post, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_transfer_post(hd_req *r, hd_resp *w) { resolve(r, w, true); }
@@ -64,7 +55,7 @@ static void hd_h_points(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_ledger_points(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_points_history(hd_req *r, hd_resp *w) {
@@ -74,14 +65,14 @@ static void hd_h_points_history(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_ledger_history(r->d, id, hd_req_query(r, "cursor"), (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_program_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_program_get(r->d, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_program_patch(hd_req *r, hd_resp *w) {
@@ -91,7 +82,7 @@ static void hd_h_program_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_program_patch(r->d, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

@@ -228,11 +228,7 @@ static void h_history(hd_req *r, hd_resp *w) {
 static void h_rewards(hd_req *r, hd_resp *w) {
     int64_t limit, cursor = 0;
     if (!hd_req_query_int(r, "limit", 50, 1, MEMBER_PAGE_MAX, &limit, w)) return;
-    const char *cur = hd_req_query(r, "cursor");
-    if (cur && !hd_id_parse(cur, &cursor)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return;
-    }
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_member_rewards(r->d, r->member_id, hd_req_query(r, "type"), cursor, (int)limit,

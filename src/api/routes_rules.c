@@ -5,23 +5,6 @@
 #include "api/api_int.h"
 #include "domain/rules.h"
 #include "domain/tiers.h"
-#include "expr/expr.h"
-
-/* A rule refused for its condition or formula says where, as numbers too. */
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out) {
-    if (rc) {
-        hd_resp_error(w, err);
-        hd_expr_pos pos;
-        if ((strcmp(err->field, "condition") == 0 || strcmp(err->field, "formula") == 0) &&
-            hd_expr_error_pos(err, &pos)) {
-            json_object_set_new(w->body, "line", json_integer(pos.line));
-            json_object_set_new(w->body, "column", json_integer(pos.column));
-        }
-        return;
-    }
-    w->status = status;
-    w->body = out;
-}
 
 static void hd_h_rule_create(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);
@@ -31,14 +14,14 @@ static void hd_h_rule_create(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_rule_create(r->d, in, &status, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, status, out);
+    hd_resp_result(w, rc, &err, status, out, false);
 }
 
 static void hd_h_rule_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_rule_list(r->d, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_rule_get(hd_req *r, hd_resp *w) {
@@ -47,7 +30,7 @@ static void hd_h_rule_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_rule_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_rule_patch(hd_req *r, hd_resp *w) {
@@ -59,7 +42,7 @@ static void hd_h_rule_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_rule_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_rule_simulate(hd_req *r, hd_resp *w) {
@@ -71,7 +54,7 @@ static void hd_h_rule_simulate(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_rule_simulate(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_tier_create(hd_req *r, hd_resp *w) {
@@ -82,14 +65,14 @@ static void hd_h_tier_create(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_tier_create(r->d, in, &status, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, status, out);
+    hd_resp_result(w, rc, &err, status, out, false);
 }
 
 static void hd_h_tier_list(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_tier_list(r->d, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_tier_patch(hd_req *r, hd_resp *w) {
@@ -101,7 +84,7 @@ static void hd_h_tier_patch(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_tier_patch(r->d, id, in, &out, &err);
     json_decref(in);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void hd_h_customer_tier(hd_req *r, hd_resp *w) {
@@ -110,7 +93,7 @@ static void hd_h_customer_tier(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_tier_customer(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

@@ -4,33 +4,6 @@
 
 #include "api/api_int.h"
 #include "domain/trials.h"
-#include "expr/expr.h"
-
-/* An eligibility expression refused says where, as numbers too. */
-static void reply(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *out, bool replayed) {
-    if (rc) {
-        hd_resp_error(w, err);
-        hd_expr_pos pos;
-        if (strcmp(err->field, "eligibility") == 0 && hd_expr_error_pos(err, &pos)) {
-            json_object_set_new(w->body, "line", json_integer(pos.line));
-            json_object_set_new(w->body, "column", json_integer(pos.column));
-        }
-        return;
-    }
-    w->status = status;
-    w->body = out;
-    w->replayed = replayed;
-}
-
-static bool cursor_of(hd_req *r, int64_t *out, hd_resp *w) {
-    const char *s = hd_req_query(r, "cursor");
-    *out = 0;
-    if (s && !hd_id_parse(s, out)) {
-        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
-        return false;
-    }
-    return true;
-}
 
 /* A POST with an Idempotency-Key: create, apply, review. */
 typedef hd_rc (*idem_fn)(hd_domain *d, const hd_idem *im, int64_t id, const json_t *in, int *status,
@@ -55,7 +28,7 @@ static void idem_post(hd_req *r, hd_resp *w, bool with_id, idem_fn fn) {
         json_t *out = NULL;
         bool replayed = false;
         hd_rc rc = fn(r->d, &im, id, in, &status, &out, &replayed, &err);
-        reply(w, rc, &err, status, out, replayed);
+        hd_resp_result(w, rc, &err, status, out, replayed);
         if (!rc && !with_id)
             snprintf(w->location, sizeof w->location, "/v1/trials/%s",
                      json_string_value(json_object_get(out, "id")));
@@ -70,11 +43,11 @@ static void h_review(hd_req *r, hd_resp *w) { idem_post(r, w, true, hd_trial_rev
 static void h_list(hd_req *r, hd_resp *w) {
     int64_t limit, cursor;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_TRIAL_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_trial_list(r->d, hd_req_query(r, "status"), cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_get(hd_req *r, hd_resp *w) {
@@ -83,14 +56,14 @@ static void h_get(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_trial_get(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_applications(hd_req *r, hd_resp *w) {
     int64_t id, limit, cursor, customer = 0;
     if (!hd_req_id(r, 0, "trial", &id, w)) return;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_TRIAL_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     const char *cs = hd_req_query(r, "customer_id");
     if (cs && !hd_id_parse(cs, &customer)) {
         hd_resp_problem(w, 400, HD_EINVAL, "customer_id", "must be a customer id");
@@ -100,7 +73,7 @@ static void h_applications(hd_req *r, hd_resp *w) {
     json_t *out = NULL;
     hd_rc rc = hd_trial_applications(r->d, id, hd_req_query(r, "status"), customer, cursor,
                                      (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_draw(hd_req *r, hd_resp *w) {
@@ -109,18 +82,18 @@ static void h_draw(hd_req *r, hd_resp *w) {
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_trial_draw(r->d, id, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static void h_reviews(hd_req *r, hd_resp *w) {
     int64_t id, limit, cursor;
     if (!hd_req_id(r, 0, "trial", &id, w)) return;
     if (!hd_req_query_int(r, "limit", 50, 1, HD_TRIAL_PAGE_MAX, &limit, w)) return;
-    if (!cursor_of(r, &cursor, w)) return;
+    if (!hd_req_cursor(r, &cursor, w)) return;
     hd_err err;
     json_t *out = NULL;
     hd_rc rc = hd_trial_reviews(r->d, id, cursor, (int)limit, &out, &err);
-    reply(w, rc, &err, 200, out, false);
+    hd_resp_result(w, rc, &err, 200, out, false);
 }
 
 static const hd_route routes[] = {

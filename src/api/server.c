@@ -22,6 +22,7 @@
 #include "domain/events.h"
 #include "domain/members.h"
 #include "domain/users.h"
+#include "expr/expr.h"
 #include "text/text.h"
 
 #define KEY_CACHE        64
@@ -72,6 +73,22 @@ void hd_resp_refusal(hd_resp *w, const hd_err *err) {
     if (!why && err->rc == HD_EFORBIDDEN && strncmp(err->field, "customer_ids", 12) == 0)
         why = "not_eligible";
     if (why) json_object_set_new(w->body, "reason", json_string(why));
+}
+
+void hd_resp_result(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *body,
+                    bool replayed) {
+    if (!rc) {
+        w->status = status;
+        w->body = body;
+        w->replayed = replayed;
+        return;
+    }
+    hd_resp_refusal(w, err);
+    hd_expr_pos pos;
+    if (hd_expr_error_pos(err, &pos)) {
+        json_object_set_new(w->body, "line", json_integer(pos.line));
+        json_object_set_new(w->body, "column", json_integer(pos.column));
+    }
 }
 
 void hd_resp_problem(hd_resp *w, int status, hd_rc rc, const char *field, const char *fmt, ...) {
@@ -140,6 +157,16 @@ bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int
     return true;
 }
 
+bool hd_req_cursor(hd_req *r, int64_t *out, hd_resp *w) {
+    const char *s = hd_req_query(r, "cursor");
+    *out = 0;
+    if (s && !hd_id_parse(s, out)) {
+        hd_resp_problem(w, 400, HD_EINVAL, "cursor", "is not a cursor this API returned");
+        return false;
+    }
+    return true;
+}
+
 bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w) {
     memset(im, 0, sizeof *im);
     im->audit_id = r->audit_id;
@@ -161,6 +188,24 @@ bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w
     im->key = k;
     hd_idem_hash(im, r->body.data ? r->body.data : "", r->body.len);
     return true;
+}
+
+void hd_post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, const char *location) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_idem im;
+    char scope[300];
+    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
+        hd_err err;
+        int status = 0;
+        json_t *out = NULL;
+        bool replayed = false;
+        hd_rc rc = fn(r->d, &im, in, &status, &out, &replayed, &err);
+        hd_resp_result(w, rc, &err, status, out, replayed);
+        const char *id = rc ? NULL : json_string_value(json_object_get(out, "id"));
+        if (location && id) snprintf(w->location, sizeof w->location, "%s/%s", location, id);
+    }
+    json_decref(in);
 }
 
 /* ---- routing ---- */
