@@ -96,6 +96,13 @@ json_t *hd_req_json(hd_req *r, hd_resp *w);
 const char *hd_req_query(hd_req *r, const char *name);
 /* Path parameter i as an id; on failure fills w with 404 and returns false. */
 bool hd_req_id(hd_req *r, int i, const char *what, int64_t *out, hd_resp *w);
+/* The address the request came from, for limits per client: the peer's,
+ * or - when the peer is on loopback or a private network, where a reverse
+ * proxy sits - the last hop of its X-Forwarded-For. False when there is none
+ * to trust (a local or private caller that sent no X-Forwarded-For): such a
+ * request is not counted, rather than counting everyone behind a proxy as
+ * one client. */
+bool hd_req_client(hd_req *r, char *out, size_t cap);
 /* The list cursor (?cursor=): an id this API returned, 0 when absent; false
  * (w filled with 400) when it is not one. */
 bool hd_req_cursor(hd_req *r, int64_t *out, hd_resp *w);

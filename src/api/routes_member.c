@@ -128,10 +128,12 @@ static void h_otp(hd_req *r, hd_resp *w) {
     if (!rc && !phone) rc = hd_err_set(&err, HD_EINVAL, "phone", "is required");
     char e164[20];
     int64_t retry_ms = 0;
-    if (!rc) rc = hd_member_otp_send(r->d, phone, e164, &retry_ms, &err);
+    char client[64];
+    bool counted = hd_req_client(r, client, sizeof client);
+    if (!rc) rc = hd_member_otp_send(r->d, phone, counted ? client : NULL, e164, &retry_ms, &err);
     json_decref(in);
     if (rc && retry_ms > 0) {
-        hd_resp_problem(w, 429, HD_ESTATE, "phone", "%s", err.msg);
+        hd_resp_problem(w, 429, HD_ESTATE, err.field, "%s", err.msg);
         json_object_set_new(w->body, "reason", json_string("rate_limited"));
         json_object_set_new(w->body, "retry_after_s", json_integer((retry_ms + 999) / 1000));
         return;

@@ -157,6 +157,48 @@ bool hd_req_query_int(hd_req *r, const char *name, int64_t def, int64_t min, int
     return true;
 }
 
+/* Loopback and private addresses: where a reverse proxy in front of us sits. */
+static bool proxy_range(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == 0xAC1 || (a >> 16) == 0xC0A8;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (a->s6_addr[0] & 0xFE) == 0xFC;
+    }
+    return false;
+}
+
+bool hd_req_client(hd_req *r, char *out, size_t cap) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa) return false;
+    if (proxy_range(sa)) {
+        /* the last hop of X-Forwarded-For is the one our proxy added */
+        const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+        if (!xff) return false;
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ') last++;
+        size_t n = strcspn(last, " ");
+        char ip[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        if (n == 0 || n >= sizeof ip) return false;
+        memcpy(ip, last, n);
+        ip[n] = '\0';
+        if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1) return false;
+        snprintf(out, cap, "%s", ip);
+        return true;
+    }
+    const void *addr = sa->sa_family == AF_INET
+                           ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                           : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) return false;
+    return inet_ntop(sa->sa_family, addr, out, (socklen_t)cap) != NULL;
+}
+
 bool hd_req_cursor(hd_req *r, int64_t *out, hd_resp *w) {
     const char *s = hd_req_query(r, "cursor");
     *out = 0;

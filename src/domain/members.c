@@ -175,15 +175,50 @@ static void set_now(hd_domain *d, json_t *o) { hd_json_set_time(o, "now", hd_now
 
 typedef struct otp_ctx {
     hd_domain *d;
-    const char *phone;
+    const char *phone, *client;
     char hash[65];
     int64_t retry_after_ms;
 } otp_ctx;
+
+/* Counts a code against its client's hour: a conditional UPDATE (or the
+ * first INSERT), so that nodes racing on one client cannot both pass. */
+static hd_rc client_count(hd_conn *c, otp_ctx *o, int64_t now, hd_err *err) {
+    int64_t hour_ago = now - HD_OTP_CLIENT_MS, changes = 0;
+    hd_val u[4] = {hd_vint(hour_ago), hd_vint(now), hd_vtext(o->client),
+                   hd_vint(HD_OTP_CLIENT_MAX)};
+    hd_rc rc = hd_exec(c,
+                       "UPDATE member_otp_clients SET sent = CASE WHEN window_from > ?1 THEN sent "
+                       "+ 1 ELSE 1 END, window_from = CASE WHEN window_from > ?1 THEN window_from "
+                       "ELSE ?2 END WHERE client = ?3 AND (window_from <= ?1 OR sent < ?4)",
+                       u, 4, &changes, err);
+    if (rc || changes) return rc;
+    hd_val ins[2] = {hd_vtext(o->client), hd_vint(now)};
+    if ((rc = hd_exec(c,
+                      "INSERT INTO member_otp_clients (client, window_from, sent) VALUES (?, ?, 1) "
+                      "ON CONFLICT DO NOTHING",
+                      ins, 2, &changes, err)))
+        return rc;
+    if (changes) return HD_OK;
+    hd_val p = hd_vtext(o->client);
+    int64_t from = 0;
+    rc = hd_query_int(c, "SELECT window_from FROM member_otp_clients WHERE client = ?", &p, 1,
+                      &from, err);
+    if (rc == HD_ENOTFOUND) return hd_err_set(err, HD_EBUSY, "", "client row raced");
+    if (rc) return rc;
+    o->retry_after_ms = from + HD_OTP_CLIENT_MS - now;
+    if (o->retry_after_ms < 1000) o->retry_after_ms = 1000;
+    return hd_err_set(err, HD_ESTATE, "client",
+                      "%d codes were asked for from this address in the last hour: try again in "
+                      "%lld min",
+                      HD_OTP_CLIENT_MAX, (long long)((o->retry_after_ms + 59999) / 60000));
+}
 
 static hd_rc otp_send_cb(hd_conn *c, void *vctx, hd_err *err) {
     otp_ctx *o = vctx;
     int64_t now = hd_now(o->d), changes = 0;
     o->retry_after_ms = 0;
+    hd_rc crc = o->client ? client_count(c, o, now, err) : HD_OK;
+    if (crc) return crc;
     /* the resend and daily limits are a conditional UPDATE, so two nodes
      * cannot both send; the right-hand sides read the row as it was */
     int64_t day_ago = now - HD_OTP_DAY_MS;
@@ -240,7 +275,7 @@ static hd_rc otp_send_cb(hd_conn *c, void *vctx, hd_err *err) {
                       (long long)day_sent, (long long)((o->retry_after_ms + 59999) / 60000));
 }
 
-hd_rc hd_member_otp_send(hd_domain *d, const char *phone, char phone_e164[20],
+hd_rc hd_member_otp_send(hd_domain *d, const char *phone, const char *client, char phone_e164[20],
                          int64_t *retry_after_ms, hd_err *err) {
     *retry_after_ms = 0;
     if (hd_phone_normalize(phone, phone_e164, err)) {
@@ -252,7 +287,7 @@ hd_rc hd_member_otp_send(hd_domain *d, const char *phone, char phone_e164[20],
     if (!st) return hd_err_set(err, HD_EINTERNAL, "", "the members module is not set up");
     char code[HD_OTP_DIGITS + 1];
     snprintf(code, sizeof code, "%06u", (unsigned)randombytes_uniform(1000000));
-    otp_ctx o = {.d = d, .phone = phone_e164};
+    otp_ctx o = {.d = d, .phone = phone_e164, .client = client};
     sha256_hex(phone_e164, code, o.hash);
     hd_rc rc = hd_store_write(d->store, otp_send_cb, &o, err);
     if (rc) {
@@ -519,7 +554,9 @@ static hd_rc clean_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_rc rc = hd_exec(c, "DELETE FROM member_sessions WHERE expires_at <= ?", &p, 1, NULL, err);
     if (rc) return rc;
     hd_val q = hd_vint(k->now - OTP_KEEP_MS);
-    return hd_exec(c, "DELETE FROM member_otps WHERE sent_at < ?", &q, 1, NULL, err);
+    if ((rc = hd_exec(c, "DELETE FROM member_otps WHERE sent_at < ?", &q, 1, NULL, err))) return rc;
+    hd_val h = hd_vint(k->now - HD_OTP_CLIENT_MS);
+    return hd_exec(c, "DELETE FROM member_otp_clients WHERE window_from <= ?", &h, 1, NULL, err);
 }
 
 hd_rc hd_member_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {

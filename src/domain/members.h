@@ -32,6 +32,8 @@
 #define HD_OTP_RESEND_MS          (60LL * 1000)
 #define HD_OTP_TRIES_MAX          5
 #define HD_OTP_DAY_MAX            10 /* codes to one phone in 24 hours */
+#define HD_OTP_CLIENT_MAX         30 /* codes asked from one client address in an hour */
+#define HD_OTP_CLIENT_MS          (3600LL * 1000)
 #define HD_OTP_DAY_MS             (86400LL * 1000)
 #define HD_OTP_REMEMBER_MAX       256 /* phones whose last code the log sender keeps */
 #define HD_MEMBER_SESSION_IDLE_MS (30LL * 86400 * 1000) /* unused this long: ended */
@@ -66,10 +68,13 @@ hd_rc hd_member_otp_peek(hd_domain *d, const char *phone, char code[HD_OTP_DIGIT
 
 /* ---- sign-in ---- */
 
-/* Sends a new code to phone (normalised into phone_e164). Within
- * HD_OTP_RESEND_MS of the last one: HD_ESTATE naming "phone", with
- * *retry_after_ms > 0 (the API answers 429). A bad number is HD_EINVAL. */
-hd_rc hd_member_otp_send(hd_domain *d, const char *phone, char phone_e164[20],
+/* Sends a new code to phone (normalised into phone_e164), asked for from
+ * client (an address; NULL: not counted). Within HD_OTP_RESEND_MS of the
+ * phone's last code, past HD_OTP_DAY_MAX to it in a day, or past
+ * HD_OTP_CLIENT_MAX from client in an hour: HD_ESTATE naming "phone" or
+ * "client", with *retry_after_ms > 0 (the API answers 429). A bad number is
+ * HD_EINVAL. */
+hd_rc hd_member_otp_send(hd_domain *d, const char *phone, const char *client, char phone_e164[20],
                          int64_t *retry_after_ms, hd_err *err);
 
 /* Checks the code; on success uses it up, finds or creates the customer by

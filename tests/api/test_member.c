@@ -773,6 +773,57 @@ static void test_daily_limit(void **state) {
     ht_free(&r);
 }
 
+/* One address asks for at most HD_OTP_CLIENT_MAX_TEST codes an hour, whatever
+ * the phones: behind a proxy on a private network (the test client is on
+ * loopback) the address is the last hop of X-Forwarded-For. Nothing is sent
+ * past the cap; another address is not held up; the next hour counts anew. A
+ * loopback caller with no X-Forwarded-For is not counted: everyone behind a
+ * proxy that sends none would otherwise be one client. */
+#define HD_OTP_CLIENT_MAX_TEST 30
+static ht_resp send_code_from(const char *phone, const char *xff) {
+    char body[128], h[128];
+    snprintf(body, sizeof body, "{\"phone\":\"%s\"}", phone);
+    snprintf(h, sizeof h, "X-Forwarded-For: %s", xff);
+    const char *hs[] = {h, NULL};
+    return ht_req(&S, "POST", "/v1/member/otp", body, "", hs);
+}
+
+static void test_client_limit(void **state) {
+    (void)state;
+    advance(2 * 86400); /* clear of the tests before */
+    char phone[16];
+    for (int i = 0; i < HD_OTP_CLIENT_MAX_TEST; i++) {
+        snprintf(phone, sizeof phone, "137%08d", 5000 + i);
+        /* the client's own claim comes first; the proxy's hop is the last */
+        ht_resp r = send_code_from(phone, i % 2 ? "10.9.9.9, 203.0.113.7" : "203.0.113.7");
+        if (r.status != 200) fail_msg("code %d: %ld %s", i + 1, r.status, r.body);
+        ht_free(&r);
+        advance(10);
+    }
+    ht_resp r = send_code_from("13700009999", "198.51.100.1, 203.0.113.7");
+    ht_expect_problem(&r, 429, "client");
+    assert_string_equal(ht_str(r.json, "reason"), "rate_limited");
+    long long wait = ht_int(r.json, "retry_after_s");
+    assert_in_range(wait, 3600 - HD_OTP_CLIENT_MAX_TEST * 10 - 1, 3600 - 290);
+    ht_free(&r);
+    /* nothing was sent to that phone */
+    r = ht_get(&S, "/v1/test/otp?phone=13700009999");
+    assert_int_equal(r.status, 404);
+    ht_free(&r);
+    /* another address, and a local caller without the header, go on */
+    r = send_code_from("13700009999", "203.0.113.8");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    r = send_code("13700009998");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    /* an hour after the first: allowed again */
+    advance(wait);
+    r = send_code_from("13700009997", "203.0.113.7");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_code_tries_and_expiry),
@@ -784,6 +835,7 @@ int main(void) {
         cmocka_unit_test(test_sessions_apart),
         cmocka_unit_test(test_no_test_route_in_production),
         cmocka_unit_test(test_daily_limit),
+        cmocka_unit_test(test_client_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
