@@ -767,6 +767,21 @@ typedef struct bids_ctx {
     json_t *out;
 } bids_ctx;
 
+/* A bid in the list: the bidder masked, the cursor its sequence number. */
+static json_t *bid_row(hd_rows *r, void *arg) {
+    (void)arg;
+    json_t *e = json_object();
+    hd_json_set_id(e, "id", hd_rows_int(r, 0));
+    json_object_set_new(e, "seq", json_integer(hd_rows_int(r, 6)));
+    char m[64];
+    hd_mask_display(hd_rows_text(r, 4, NULL), hd_rows_text(r, 5, NULL), m, sizeof m);
+    json_object_set_new(e, "bidder", json_string(m));
+    json_object_set_new(e, "amount", json_integer(hd_rows_int(r, 1)));
+    json_object_set_new(e, "status", json_string(hd_rows_text(r, 2, NULL)));
+    hd_json_set_time(e, "created_at", hd_rows_int(r, 3), true);
+    return e;
+}
+
 static hd_rc bids_cb(hd_conn *c, void *vctx, hd_err *err) {
     bids_ctx *b = vctx;
     json_decref(b->out);
@@ -787,35 +802,7 @@ static hd_rc bids_cb(hd_conn *c, void *vctx, hd_err *err) {
                        "< ? ORDER BY b.seq DESC LIMIT ?",
                        q, 3, &r, err)))
         return rc;
-    json_t *o = json_object(), *data = json_array();
-    json_object_set_new(o, "data", data);
-    int n = 0, got;
-    int64_t last = 0;
-    while ((got = hd_rows_next(r, err)) == 1) {
-        if (++n > b->limit) break;
-        json_t *e = json_object();
-        last = hd_rows_int(r, 6);
-        hd_json_set_id(e, "id", hd_rows_int(r, 0));
-        json_object_set_new(e, "seq", json_integer(last));
-        char m[64];
-        hd_mask_display(hd_rows_text(r, 4, NULL), hd_rows_text(r, 5, NULL), m, sizeof m);
-        json_object_set_new(e, "bidder", json_string(m));
-        json_object_set_new(e, "amount", json_integer(hd_rows_int(r, 1)));
-        json_object_set_new(e, "status", json_string(hd_rows_text(r, 2, NULL)));
-        hd_json_set_time(e, "created_at", hd_rows_int(r, 3), true);
-        json_array_append_new(data, e);
-    }
-    hd_rows_free(r);
-    if (got < 0) {
-        json_decref(o);
-        return err->rc;
-    }
-    if (n > b->limit)
-        hd_json_set_id(o, "next_cursor", last);
-    else
-        json_object_set_new(o, "next_cursor", json_null());
-    b->out = o;
-    return HD_OK;
+    return hd_page_json(r, b->limit, 6, bid_row, NULL, &b->out, err);
 }
 
 hd_rc hd_auction_bids(hd_domain *d, int64_t id, int64_t cursor, int limit, json_t **out,

@@ -1135,6 +1135,28 @@ hd_rc hd_credit_recompute(hd_domain *d, const json_t *in, json_t **out, hd_err *
 
 /* ---- the report ---- */
 
+typedef struct debtor_ctx {
+    int64_t now, cutoff;
+} debtor_ctx;
+
+/* A member in debt, in the credit report. */
+static json_t *debtor_row(hd_rows *r, void *arg) {
+    const debtor_ctx *dc = arg;
+    json_t *e = json_object();
+    hd_json_set_id(e, "customer_id", hd_rows_int(r, 0));
+    json_object_set_new(e, "debt", json_integer(hd_rows_int(r, 1)));
+    json_object_set_new(e, "credit_limit", json_integer(hd_rows_int(r, 2)));
+    bool neg = !hd_rows_isnull(r, 3);
+    int64_t since = hd_rows_int(r, 3);
+    hd_json_set_time(e, "negative_since", since, neg);
+    json_object_set_new(e, "days_negative", json_integer(neg ? (dc->now - since) / DAY_MS : 0));
+    json_object_set_new(e, "overdue", json_boolean(neg && since < dc->cutoff));
+    json_object_set_new(e, "frozen", json_boolean(!hd_rows_isnull(r, 4) && hd_rows_int(r, 4)));
+    json_object_set_new(e, "saved_limit",
+                        hd_rows_isnull(r, 5) ? json_null() : json_integer(hd_rows_int(r, 5)));
+    return e;
+}
+
 static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
     api_ctx *ac = vctx;
     json_decref(ac->out);
@@ -1175,7 +1197,7 @@ static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
                            "'member' AND currency = 'points'",
                            NULL, 0, &extended, err)))
         return rc;
-    json_t *o = json_object(), *data = json_array();
+    json_t *o = json_object();
     json_object_set_new(o, "members_in_debt", json_integer(members));
     json_object_set_new(o, "outstanding", json_integer(debt));
     json_object_set_new(
@@ -1187,7 +1209,6 @@ static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
     char t[32];
     hd_time_format(now, t);
     json_object_set_new(o, "at", json_string(t));
-    json_object_set_new(o, "data", data);
     hd_val v[2] = {hd_vint(ac->cursor), hd_vint(ac->limit + 1)};
     if ((rc = hd_query(c,
                        "SELECT a.customer_id, a.debits_posted - a.credits_posted, a.credit_limit, "
@@ -1199,39 +1220,14 @@ static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
         json_decref(o);
         return rc;
     }
-    int n = 0;
-    int64_t last = 0;
-    bool more = false;
-    while ((got = hd_rows_next(r, err)) == 1) {
-        if (n == ac->limit) {
-            more = true;
-            break;
-        }
-        json_t *e = json_object();
-        last = hd_rows_int(r, 0);
-        hd_json_set_id(e, "customer_id", last);
-        json_object_set_new(e, "debt", json_integer(hd_rows_int(r, 1)));
-        json_object_set_new(e, "credit_limit", json_integer(hd_rows_int(r, 2)));
-        bool neg = !hd_rows_isnull(r, 3);
-        int64_t since = hd_rows_int(r, 3);
-        hd_json_set_time(e, "negative_since", since, neg);
-        json_object_set_new(e, "days_negative", json_integer(neg ? (now - since) / DAY_MS : 0));
-        json_object_set_new(e, "overdue", json_boolean(neg && since < cutoff));
-        json_object_set_new(e, "frozen", json_boolean(!hd_rows_isnull(r, 4) && hd_rows_int(r, 4)));
-        json_object_set_new(e, "saved_limit",
-                            hd_rows_isnull(r, 5) ? json_null() : json_integer(hd_rows_int(r, 5)));
-        json_array_append_new(data, e);
-        n++;
-    }
-    hd_rows_free(r);
-    if (got < 0) {
+    debtor_ctx dc = {now, cutoff};
+    json_t *page = NULL;
+    if ((rc = hd_page_json(r, ac->limit, 0, debtor_row, &dc, &page, err))) {
         json_decref(o);
-        return err->rc;
+        return rc;
     }
-    if (more)
-        hd_json_set_id(o, "next_cursor", last);
-    else
-        json_object_set_new(o, "next_cursor", json_null());
+    json_object_update(o, page);
+    json_decref(page);
     ac->out = o;
     return HD_OK;
 }

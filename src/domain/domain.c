@@ -172,6 +172,41 @@ static hd_rc idem_cb(hd_conn *c, void *vctx, hd_err *err) {
     return rc;
 }
 
+hd_rc hd_page_json(hd_rows *r, int limit, int cursor_col, hd_row_json_fn fn, void *arg,
+                   json_t **out, hd_err *err) {
+    json_t *o = json_object(), *data = json_array();
+    json_object_set_new(o, "data", data);
+    int n = 0, got;
+    int64_t last = 0;
+    bool more = false;
+    while ((got = hd_rows_next(r, err)) == 1) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        last = hd_rows_int(r, cursor_col);
+        json_t *e = fn(r, arg);
+        if (!e) {
+            got = -1;
+            hd_err_set(err, HD_ENOMEM, "", "out of memory");
+            break;
+        }
+        json_array_append_new(data, e);
+        n++;
+    }
+    hd_rows_free(r);
+    if (got < 0) {
+        json_decref(o);
+        return err->rc;
+    }
+    if (more)
+        hd_json_set_id(o, "next_cursor", last);
+    else
+        json_object_set_new(o, "next_cursor", json_null());
+    *out = o;
+    return HD_OK;
+}
+
 hd_rc hd_read_json(hd_domain *d, hd_store_fn fn, void *ctx, json_t **slot, json_t **out,
                    hd_err *err) {
     hd_rc rc = hd_store_read(d->store, fn, ctx, err);

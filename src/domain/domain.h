@@ -126,6 +126,14 @@ typedef hd_rc (*hd_respond_fn)(hd_conn *c, void *ctx, int *status, json_t **body
 /* Runs fn in a write transaction under im (NULL or im->key NULL: no key).
  * On success *status and *body hold the response (the caller owns body);
  * *replayed tells whether it came from an earlier request. */
+/* One page of a list. r holds the rows of a query that asked for limit + 1;
+ * *out becomes {"data":[fn(row, arg) for the first limit rows],
+ * "next_cursor"}, the cursor being column cursor_col of the last row shown
+ * when another followed, else null. r is freed either way. */
+typedef json_t *(*hd_row_json_fn)(hd_rows *r, void *arg);
+hd_rc hd_page_json(hd_rows *r, int limit, int cursor_col, hd_row_json_fn fn, void *arg,
+                   json_t **out, hd_err *err);
+
 /* A read that builds JSON: runs fn(ctx) in a read transaction; fn leaves its
  * result in *slot (a field of ctx), which becomes *out - or is released when
  * the read fails. */

@@ -848,6 +848,15 @@ typedef struct list_ctx {
     json_t *out;
 } list_ctx;
 
+static json_t *seg_page_row(hd_rows *r, void *arg) {
+    (void)arg;
+    seg_row s = {0};
+    seg_row_read(r, &s);
+    json_t *e = seg_json(&s, NULL);
+    seg_row_free(&s);
+    return e;
+}
+
 static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
     list_ctx *lc = vctx;
     json_decref(lc->out);
@@ -856,34 +865,7 @@ static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_rows *r;
     hd_rc rc = hd_query(c, SEG_COLS "WHERE id < ? ORDER BY id DESC LIMIT ?", q, 2, &r, err);
     if (rc) return rc;
-    json_t *data = json_array();
-    int got, n = 0;
-    int64_t last = 0;
-    bool more = false;
-    while ((got = hd_rows_next(r, err)) == 1) {
-        if (n == lc->limit) {
-            more = true;
-            break;
-        }
-        seg_row s = {0};
-        seg_row_read(r, &s);
-        json_array_append_new(data, seg_json(&s, NULL));
-        last = s.id;
-        seg_row_free(&s);
-        n++;
-    }
-    hd_rows_free(r);
-    if (got < 0) {
-        json_decref(data);
-        return err->rc;
-    }
-    lc->out = json_object();
-    json_object_set_new(lc->out, "data", data);
-    if (more)
-        hd_json_set_id(lc->out, "next_cursor", last);
-    else
-        json_object_set_new(lc->out, "next_cursor", json_null());
-    return HD_OK;
+    return hd_page_json(r, lc->limit, 0, seg_page_row, NULL, &lc->out, err);
 }
 
 hd_rc hd_segments_list(hd_domain *d, int64_t cursor, int limit, json_t **out, hd_err *err) {

@@ -341,6 +341,15 @@ hd_rc hd_trial_get(hd_domain *d, int64_t id, json_t **out, hd_err *err) {
     return hd_read_json(d, get_cb, &rx, &rx.out, out, err);
 }
 
+static json_t *trial_page_row(hd_rows *r, void *now) {
+    trial *t = malloc(sizeof *t);
+    if (!t) return NULL;
+    trial_row(r, t);
+    json_t *e = trial_json(t, *(const int64_t *)now);
+    free(t);
+    return e;
+}
+
 static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
     read_ctx *rx = vctx;
     json_decref(rx->out);
@@ -356,30 +365,7 @@ static hd_rc list_cb(hd_conn *c, void *vctx, hd_err *err) {
                         "ORDER BY id DESC LIMIT ?4",
                         p, 4, &r, err);
     if (rc) return rc;
-    trial *t = malloc(sizeof *t);
-    json_t *o = json_object(), *data = json_array();
-    json_object_set_new(o, "data", data);
-    int n = 0, got;
-    int64_t last = 0;
-    while (t && (got = hd_rows_next(r, err)) == 1) {
-        if (++n > rx->limit) break;
-        trial_row(r, t);
-        last = t->id;
-        json_array_append_new(data, trial_json(t, now));
-    }
-    hd_rows_free(r);
-    free(t);
-    if (!t) got = -1, hd_err_set(err, HD_ENOMEM, "", "out of memory");
-    if (got < 0) {
-        json_decref(o);
-        return err->rc;
-    }
-    if (n > rx->limit)
-        hd_json_set_id(o, "next_cursor", last);
-    else
-        json_object_set_new(o, "next_cursor", json_null());
-    rx->out = o;
-    return HD_OK;
+    return hd_page_json(r, rx->limit, 0, trial_page_row, &now, &rx->out, err);
 }
 
 hd_rc hd_trial_list(hd_domain *d, const char *status, int64_t cursor, int limit, json_t **out,
@@ -591,6 +577,11 @@ hd_rc hd_trial_apply(hd_domain *d, const hd_idem *im, int64_t id, const json_t *
     return hd_idem_write(d, im, apply_cb, &ac, status, out, replayed, err);
 }
 
+static json_t *app_row(hd_rows *r, void *arg) {
+    (void)arg;
+    return app_json(r);
+}
+
 static hd_rc apps_cb(hd_conn *c, void *vctx, hd_err *err) {
     read_ctx *rx = vctx;
     json_decref(rx->out);
@@ -611,26 +602,7 @@ static hd_rc apps_cb(hd_conn *c, void *vctx, hd_err *err) {
              "id LIMIT ?5",
              q, 5, &r, err)))
         return rc;
-    json_t *o = json_object(), *data = json_array();
-    json_object_set_new(o, "data", data);
-    int n = 0, got;
-    int64_t last = 0;
-    while ((got = hd_rows_next(r, err)) == 1) {
-        if (++n > rx->limit) break;
-        last = hd_rows_int(r, 0);
-        json_array_append_new(data, app_json(r));
-    }
-    hd_rows_free(r);
-    if (got < 0) {
-        json_decref(o);
-        return err->rc;
-    }
-    if (n > rx->limit)
-        hd_json_set_id(o, "next_cursor", last);
-    else
-        json_object_set_new(o, "next_cursor", json_null());
-    rx->out = o;
-    return HD_OK;
+    return hd_page_json(r, rx->limit, 0, app_row, NULL, &rx->out, err);
 }
 
 hd_rc hd_trial_applications(hd_domain *d, int64_t id, const char *status, int64_t customer_id,
@@ -1066,6 +1038,19 @@ hd_rc hd_trial_review(hd_domain *d, const hd_idem *im, int64_t id, const json_t 
     return hd_idem_write(d, im, review_cb, &rv, status, out, replayed, err);
 }
 
+static json_t *review_row(hd_rows *r, void *arg) {
+    (void)arg;
+    json_t *e = json_object();
+    hd_json_set_id(e, "id", hd_rows_int(r, 0));
+    char m[64];
+    hd_mask_display(hd_rows_text(r, 4, NULL), hd_rows_text(r, 5, NULL), m, sizeof m);
+    json_object_set_new(e, "reviewer", json_string(m));
+    json_object_set_new(e, "rating", json_integer(hd_rows_int(r, 1)));
+    json_object_set_new(e, "text", json_string(hd_rows_text(r, 2, NULL)));
+    hd_json_set_time(e, "created_at", hd_rows_int(r, 3), true);
+    return e;
+}
+
 static hd_rc reviews_cb(hd_conn *c, void *vctx, hd_err *err) {
     read_ctx *rx = vctx;
     json_decref(rx->out);
@@ -1086,34 +1071,7 @@ static hd_rc reviews_cb(hd_conn *c, void *vctx, hd_err *err) {
                        "ORDER BY v.id DESC LIMIT ?",
                        q, 3, &r, err)))
         return rc;
-    json_t *o = json_object(), *data = json_array();
-    json_object_set_new(o, "data", data);
-    int n = 0, got;
-    int64_t last = 0;
-    while ((got = hd_rows_next(r, err)) == 1) {
-        if (++n > rx->limit) break;
-        json_t *e = json_object();
-        last = hd_rows_int(r, 0);
-        hd_json_set_id(e, "id", last);
-        char m[64];
-        hd_mask_display(hd_rows_text(r, 4, NULL), hd_rows_text(r, 5, NULL), m, sizeof m);
-        json_object_set_new(e, "reviewer", json_string(m));
-        json_object_set_new(e, "rating", json_integer(hd_rows_int(r, 1)));
-        json_object_set_new(e, "text", json_string(hd_rows_text(r, 2, NULL)));
-        hd_json_set_time(e, "created_at", hd_rows_int(r, 3), true);
-        json_array_append_new(data, e);
-    }
-    hd_rows_free(r);
-    if (got < 0) {
-        json_decref(o);
-        return err->rc;
-    }
-    if (n > rx->limit)
-        hd_json_set_id(o, "next_cursor", last);
-    else
-        json_object_set_new(o, "next_cursor", json_null());
-    rx->out = o;
-    return HD_OK;
+    return hd_page_json(r, rx->limit, 0, review_row, NULL, &rx->out, err);
 }
 
 hd_rc hd_trial_reviews(hd_domain *d, int64_t id, int64_t cursor, int limit, json_t **out,

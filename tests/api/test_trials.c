@@ -279,6 +279,23 @@ static void test_first_come_reviews_forfeits(void **state) {
     assert_string_equal(ht_str(first, "text"), "很好用，推荐！Works well.");
     assert_int_equal(ht_int(first, "rating"), 5);
     json_decref(rv);
+    /* the applications page by page: two, then the third, then no cursor */
+    snprintf(op, sizeof op, "/v1/trials/%s/applications?limit=2", t1);
+    json_t *p1 = get_json(&s, op);
+    json_t *d1 = json_object_get(p1, "data");
+    assert_int_equal(json_array_size(d1), 2);
+    assert_true(json_is_string(json_object_get(p1, "next_cursor")));
+    snprintf(op, sizeof op, "/v1/trials/%s/applications?limit=2&cursor=%s", t1,
+             ht_str(p1, "next_cursor"));
+    json_t *p2 = get_json(&s, op);
+    json_t *d2 = json_object_get(p2, "data");
+    assert_int_equal(json_array_size(d2), 1);
+    assert_true(json_is_null(json_object_get(p2, "next_cursor")));
+    for (size_t i = 0; i < 2; i++)
+        assert_string_not_equal(ht_str(json_array_get(d1, i), "id"),
+                                ht_str(json_array_get(d2, 0), "id"));
+    json_decref(p1);
+    json_decref(p2);
 
     /* B lets the due date pass: forfeited, a late review refused */
     ht_clock_to(&s, "2026-07-08T12:00:00Z");
