@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "domain/apikeys.h"
 #include "domain/ledger.h"
+#include "domain/members.h"
 #include "domain/users.h"
 
 #define VERSION "0.1.0"
@@ -67,6 +68,7 @@ static int cmd_serve(int argc, char **argv) {
     const char *listen = hd_cli_env("HUDONG_LISTEN", "127.0.0.1:8080");
     const char *level = hd_cli_env("HUDONG_LOG_LEVEL", "info");
     const char *conns_s = hd_cli_env("HUDONG_MAX_CONNECTIONS", "1024");
+    const char *otp_s = hd_cli_env("HUDONG_OTP_PER_CLIENT_HOUR", "60");
     bool test_clock = getenv("HUDONG_TEST_CLOCK") != NULL;
     bool demo = false;
     const char *web = hd_cli_env("HUDONG_WEB", "web");
@@ -74,6 +76,7 @@ static int cmd_serve(int argc, char **argv) {
                                          {"listen", required_argument, 0, 'l'},
                                          {"web", required_argument, 0, 'w'},
                                          {"max-connections", required_argument, 0, 't'},
+                                         {"otp-per-client-hour", required_argument, 0, 'o'},
                                          {"log-level", required_argument, 0, 'v'},
                                          {"test-clock", no_argument, 0, 'c'},
                                          {"demo", no_argument, 0, 'm'},
@@ -87,13 +90,15 @@ static int cmd_serve(int argc, char **argv) {
         case 'l': listen = optarg; break;
         case 'w': web = optarg; break;
         case 't': conns_s = optarg; break;
+        case 'o': otp_s = optarg; break;
         case 'v': level = optarg; break;
         case 'c': test_clock = true; break;
         case 'm': demo = true; break;
         case 'h':
             puts("usage: hudong serve [--db PATH|postgres://...] [--listen HOST:PORT]\n"
                  "                    [--max-connections N] [--log-level error|warn|info|debug]\n"
-                 "                    [--test-clock] [--demo] [--web DIR]\n"
+                 "                    [--otp-per-client-hour N] [--test-clock] [--demo] [--web "
+                 "DIR]\n"
                  "\n"
                  "  --db               store (default $HUDONG_DB or ./hudong.db; SQLite unless\n"
                  "                     postgres://)\n"
@@ -102,6 +107,9 @@ static int cmd_serve(int argc, char **argv) {
                  "  --max-connections  clients served at once, each on its own thread (default\n"
                  "                     $HUDONG_MAX_CONNECTIONS or 1024)\n"
                  "  --log-level        info logs one line per request to stderr (default)\n"
+                 "  --otp-per-client-hour\n"
+                 "                     member sign-in codes one address may ask for in an hour\n"
+                 "                     (default $HUDONG_OTP_PER_CLIENT_HOUR or 60; 0: no cap)\n"
                  "  --test-clock       time stands still until POST /v1/test/clock moves it\n"
                  "  --demo             load demo data when the store has no customers yet\n"
                  "  --web DIR          the console and member pages (default $HUDONG_WEB or "
@@ -121,6 +129,14 @@ static int cmd_serve(int argc, char **argv) {
                 "hudong serve: --max-connections (or HUDONG_MAX_CONNECTIONS) must be a whole "
                 "number from 1 to 100000, got '%s'\n",
                 conns_s);
+        return 2;
+    }
+    long otp = strtol(otp_s, &end, 10);
+    if (!*otp_s || *end || otp < 0 || otp > 1000000) {
+        fprintf(stderr,
+                "hudong serve: --otp-per-client-hour (or HUDONG_OTP_PER_CLIENT_HOUR) must be a "
+                "whole number from 0 (no cap) to 1000000, got '%s'\n",
+                otp_s);
         return 2;
     }
     hd_log_level lv;
@@ -146,6 +162,7 @@ static int cmd_serve(int argc, char **argv) {
 
     hd_app a;
     if (hd_app_open(&a, db, test_clock, true)) return 1;
+    hd_member_set_client_max(&a.d, (int)otp);
     hd_err err;
     if (demo) {
         if (hd_demo_fill(&a.d, 2000, 20260101u, stderr, &err)) {

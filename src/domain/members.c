@@ -33,6 +33,7 @@ typedef struct members_state {
     remembered last[HD_OTP_REMEMBER_MAX];
     int next; /* the slot a new phone takes (oldest first) */
     int64_t cleaned_at_ms;
+    int client_max; /* codes per client address an hour, 0: no cap */
 } members_state;
 
 /* The state hangs on the domain as the argument of the module's job (the
@@ -70,6 +71,7 @@ hd_rc hd_members_init(hd_domain *d, hd_err *err) {
     if (!st) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
     pthread_mutex_init(&st->mu, NULL);
     st->sender = (hd_otp_sender){"log", log_send, st};
+    st->client_max = HD_OTP_CLIENT_MAX;
     hd_rc rc = hd_domain_add_job(d, "members", hd_member_job, st, err);
     if (rc) {
         pthread_mutex_destroy(&st->mu);
@@ -93,6 +95,14 @@ void hd_member_set_sender(hd_domain *d, const hd_otp_sender *s) {
     if (!st) return;
     pthread_mutex_lock(&st->mu);
     st->sender = s ? *s : (hd_otp_sender){"log", log_send, st};
+    pthread_mutex_unlock(&st->mu);
+}
+
+void hd_member_set_client_max(hd_domain *d, int per_hour) {
+    members_state *st = state_of(d);
+    if (!st) return;
+    pthread_mutex_lock(&st->mu);
+    st->client_max = per_hour > 0 ? per_hour : 0;
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -176,6 +186,7 @@ static void set_now(hd_domain *d, json_t *o) { hd_json_set_time(o, "now", hd_now
 typedef struct otp_ctx {
     hd_domain *d;
     const char *phone, *client;
+    int client_max;
     char hash[65];
     int64_t retry_after_ms;
 } otp_ctx;
@@ -184,8 +195,7 @@ typedef struct otp_ctx {
  * first INSERT), so that nodes racing on one client cannot both pass. */
 static hd_rc client_count(hd_conn *c, otp_ctx *o, int64_t now, hd_err *err) {
     int64_t hour_ago = now - HD_OTP_CLIENT_MS, changes = 0;
-    hd_val u[4] = {hd_vint(hour_ago), hd_vint(now), hd_vtext(o->client),
-                   hd_vint(HD_OTP_CLIENT_MAX)};
+    hd_val u[4] = {hd_vint(hour_ago), hd_vint(now), hd_vtext(o->client), hd_vint(o->client_max)};
     hd_rc rc = hd_exec(c,
                        "UPDATE member_otp_clients SET sent = CASE WHEN window_from > ?1 THEN sent "
                        "+ 1 ELSE 1 END, window_from = CASE WHEN window_from > ?1 THEN window_from "
@@ -210,7 +220,7 @@ static hd_rc client_count(hd_conn *c, otp_ctx *o, int64_t now, hd_err *err) {
     return hd_err_set(err, HD_ESTATE, "client",
                       "%d codes were asked for from this address in the last hour: try again in "
                       "%lld min",
-                      HD_OTP_CLIENT_MAX, (long long)((o->retry_after_ms + 59999) / 60000));
+                      o->client_max, (long long)((o->retry_after_ms + 59999) / 60000));
 }
 
 static hd_rc otp_send_cb(hd_conn *c, void *vctx, hd_err *err) {
@@ -287,7 +297,13 @@ hd_rc hd_member_otp_send(hd_domain *d, const char *phone, const char *client, ch
     if (!st) return hd_err_set(err, HD_EINTERNAL, "", "the members module is not set up");
     char code[HD_OTP_DIGITS + 1];
     snprintf(code, sizeof code, "%06u", (unsigned)randombytes_uniform(1000000));
-    otp_ctx o = {.d = d, .phone = phone_e164, .client = client};
+    pthread_mutex_lock(&st->mu);
+    int client_max = st->client_max;
+    pthread_mutex_unlock(&st->mu);
+    otp_ctx o = {.d = d,
+                 .phone = phone_e164,
+                 .client = client_max ? client : NULL,
+                 .client_max = client_max};
     sha256_hex(phone_e164, code, o.hash);
     hd_rc rc = hd_store_write(d->store, otp_send_cb, &o, err);
     if (rc) {

@@ -32,7 +32,7 @@
 #define HD_OTP_RESEND_MS          (60LL * 1000)
 #define HD_OTP_TRIES_MAX          5
 #define HD_OTP_DAY_MAX            10 /* codes to one phone in 24 hours */
-#define HD_OTP_CLIENT_MAX         30 /* codes asked from one client address in an hour */
+#define HD_OTP_CLIENT_MAX         60 /* codes asked from one client address in an hour */
 #define HD_OTP_CLIENT_MS          (3600LL * 1000)
 #define HD_OTP_DAY_MS             (86400LL * 1000)
 #define HD_OTP_REMEMBER_MAX       256 /* phones whose last code the log sender keeps */
@@ -61,6 +61,9 @@ void hd_member_set_sender(hd_domain *d, const hd_otp_sender *s);
 /* Where the log sender writes (borrowed). Default stderr, which is the log of
  * `hudong serve`. */
 void hd_member_set_log(hd_domain *d, FILE *log);
+/* How many codes one client address may ask for in an hour (default
+ * HD_OTP_CLIENT_MAX; 0: no cap): `hudong serve --otp-per-client-hour`. */
+void hd_member_set_client_max(hd_domain *d, int per_hour);
 /* The last code the log sender delivered to phone (any spelling): for tests.
  * HD_ENOTFOUND when none is remembered, HD_EINVAL when phone is not one. */
 hd_rc hd_member_otp_peek(hd_domain *d, const char *phone, char code[HD_OTP_DIGITS + 1],
@@ -70,8 +73,8 @@ hd_rc hd_member_otp_peek(hd_domain *d, const char *phone, char code[HD_OTP_DIGIT
 
 /* Sends a new code to phone (normalised into phone_e164), asked for from
  * client (an address; NULL: not counted). Within HD_OTP_RESEND_MS of the
- * phone's last code, past HD_OTP_DAY_MAX to it in a day, or past
- * HD_OTP_CLIENT_MAX from client in an hour: HD_ESTATE naming "phone" or
+ * phone's last code, past HD_OTP_DAY_MAX to it in a day, or past the
+ * client cap (hd_member_set_client_max) from client in an hour: HD_ESTATE naming "phone" or
  * "client", with *retry_after_ms > 0 (the API answers 429). A bad number is
  * HD_EINVAL. */
 hd_rc hd_member_otp_send(hd_domain *d, const char *phone, const char *client, char phone_e164[20],

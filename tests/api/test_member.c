@@ -779,13 +779,17 @@ static void test_daily_limit(void **state) {
  * past the cap; another address is not held up; the next hour counts anew. A
  * loopback caller with no X-Forwarded-For is not counted: everyone behind a
  * proxy that sends none would otherwise be one client. */
-#define HD_OTP_CLIENT_MAX_TEST 30
-static ht_resp send_code_from(const char *phone, const char *xff) {
+#define HD_OTP_CLIENT_MAX_TEST 60 /* HD_OTP_CLIENT_MAX, serve's default */
+static ht_resp send_code_on(const ht_server *s, const char *phone, const char *xff) {
     char body[128], h[128];
     snprintf(body, sizeof body, "{\"phone\":\"%s\"}", phone);
     snprintf(h, sizeof h, "X-Forwarded-For: %s", xff);
     const char *hs[] = {h, NULL};
-    return ht_req(&S, "POST", "/v1/member/otp", body, "", hs);
+    return ht_req(s, "POST", "/v1/member/otp", body, "", hs);
+}
+
+static ht_resp send_code_from(const char *phone, const char *xff) {
+    return send_code_on(&S, phone, xff);
 }
 
 static void test_client_limit(void **state) {
@@ -804,7 +808,8 @@ static void test_client_limit(void **state) {
     ht_expect_problem(&r, 429, "client");
     assert_string_equal(ht_str(r.json, "reason"), "rate_limited");
     long long wait = ht_int(r.json, "retry_after_s");
-    assert_in_range(wait, 3600 - HD_OTP_CLIENT_MAX_TEST * 10 - 1, 3600 - 290);
+    assert_in_range(wait, 3600 - HD_OTP_CLIENT_MAX_TEST * 10 - 1,
+                    3600 - (HD_OTP_CLIENT_MAX_TEST - 1) * 10);
     ht_free(&r);
     /* nothing was sent to that phone */
     r = ht_get(&S, "/v1/test/otp?phone=13700009999");
@@ -824,6 +829,37 @@ static void test_client_limit(void **state) {
     ht_free(&r);
 }
 
+/* serve --otp-per-client-hour (here by its variable): 2, then 0 for no cap */
+static void test_client_limit_setting(void **state) {
+    (void)state;
+    ht_server s;
+    setenv("HUDONG_OTP_PER_CLIENT_HOUR", "2", 1);
+    ht_start(&s, false);
+    unsetenv("HUDONG_OTP_PER_CLIENT_HOUR");
+    for (int i = 0; i < 3; i++) {
+        char phone[16];
+        snprintf(phone, sizeof phone, "1370001000%d", i);
+        ht_resp r = send_code_on(&s, phone, "203.0.113.9");
+        if (i < 2)
+            assert_int_equal(r.status, 200);
+        else
+            ht_expect_problem(&r, 429, "client");
+        ht_free(&r);
+    }
+    ht_stop(&s, false);
+    setenv("HUDONG_OTP_PER_CLIENT_HOUR", "0", 1);
+    ht_start(&s, false);
+    unsetenv("HUDONG_OTP_PER_CLIENT_HOUR");
+    for (int i = 0; i < 3; i++) {
+        char phone[16];
+        snprintf(phone, sizeof phone, "1370002000%d", i);
+        ht_resp r = send_code_on(&s, phone, "203.0.113.9");
+        assert_int_equal(r.status, 200);
+        ht_free(&r);
+    }
+    ht_stop(&s, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_code_tries_and_expiry),
@@ -836,6 +872,7 @@ int main(void) {
         cmocka_unit_test(test_no_test_route_in_production),
         cmocka_unit_test(test_daily_limit),
         cmocka_unit_test(test_client_limit),
+        cmocka_unit_test(test_client_limit_setting),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
