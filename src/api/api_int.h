@@ -77,14 +77,12 @@ extern const int hd_route_tables_count;
 
 /* Sets w to a problem+json for err (status from its code). */
 void hd_resp_error(hd_resp *w, const hd_err *err);
-/* hd_resp_error for a request the rules refused (not enough points, out of
- * stock, limit reached, ...): the problem also carries a "reason" read from
- * the field named, so that clients need not parse sentences. */
-void hd_resp_refusal(hd_resp *w, const hd_err *err);
 /* The answer of a domain call: on success status and body (owned) and
  * whether it was replayed; on failure the problem for err, with "reason"
- * for a refusal (hd_resp_refusal) and "line" and "column" when the fault is
- * in an expression (rules, eligibility, segments, formulas). */
+ * for a refusal by the rules (insufficient_points, out_of_stock, ... read
+ * from the field named, so that clients need not parse sentences) and
+ * "line" and "column" when the fault is in an expression (rules,
+ * eligibility, segments, formulas). */
 void hd_resp_result(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t *body,
                     bool replayed);
 /* Sets w to a problem+json with an explicit status. */
@@ -112,6 +110,11 @@ typedef hd_rc (*hd_idem_fn)(hd_domain *d, const hd_idem *im, const json_t *in, i
 /* A POST through fn: the JSON body, the key, the answer. With location (such
  * as "/v1/auctions") the answer's Location is location/<its id>. */
 void hd_post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, const char *location);
+/* The same on a resource named by the path's {id} (what: "auction", ...),
+ * for a bid, an application, a claim. */
+typedef hd_rc (*hd_idem_id_fn)(hd_domain *d, const hd_idem *im, int64_t id, const json_t *in,
+                               int *status, json_t **out, bool *replayed, hd_err *err);
+void hd_post_idem_id(hd_req *r, hd_resp *w, const char *what, hd_idem_id_fn fn);
 /* Builds the idempotency context for a POST from its header; false (w filled)
  * when the header is malformed. */
 bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w);

@@ -40,23 +40,7 @@ static void h_patch(hd_req *r, hd_resp *w) {
     hd_resp_result(w, rc, &err, 200, out, false);
 }
 
-static void h_bid(hd_req *r, hd_resp *w) {
-    int64_t id;
-    if (!hd_req_id(r, 0, "auction", &id, w)) return;
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = hd_auction_bid(r->d, &im, id, in, &status, &out, &replayed, &err);
-        hd_resp_result(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
-}
+static void h_bid(hd_req *r, hd_resp *w) { hd_post_idem_id(r, w, "auction", hd_auction_bid); }
 
 static void h_bids(hd_req *r, hd_resp *w) {
     int64_t id, limit, cursor;

@@ -38,29 +38,12 @@ static void h_tmpl_patch(hd_req *r, hd_resp *w) {
     hd_resp_result(w, rc, &err, 200, out, false);
 }
 
-typedef hd_rc (*give_fn)(hd_domain *d, const hd_idem *im, int64_t template_id, const json_t *in,
-                         int *status, json_t **out, bool *replayed, hd_err *err);
-
-static void give(hd_req *r, hd_resp *w, give_fn fn) {
-    int64_t id;
-    if (!hd_req_id(r, 0, "coupon template", &id, w)) return;
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = fn(r->d, &im, id, in, &status, &out, &replayed, &err);
-        hd_resp_result(w, rc, &err, status, out, replayed);
-    }
-    json_decref(in);
+static void h_issue(hd_req *r, hd_resp *w) {
+    hd_post_idem_id(r, w, "coupon template", hd_coupon_issue);
 }
-
-static void h_issue(hd_req *r, hd_resp *w) { give(r, w, hd_coupon_issue); }
-static void h_claim(hd_req *r, hd_resp *w) { give(r, w, hd_coupon_claim); }
+static void h_claim(hd_req *r, hd_resp *w) {
+    hd_post_idem_id(r, w, "coupon template", hd_coupon_claim);
+}
 
 static void h_redeem(hd_req *r, hd_resp *w) {
     json_t *in = hd_req_json(r, w);

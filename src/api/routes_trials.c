@@ -5,40 +5,9 @@
 #include "api/api_int.h"
 #include "domain/trials.h"
 
-/* A POST with an Idempotency-Key: create, apply, review. */
-typedef hd_rc (*idem_fn)(hd_domain *d, const hd_idem *im, int64_t id, const json_t *in, int *status,
-                         json_t **out, bool *replayed, hd_err *err);
-
-static hd_rc create_fn(hd_domain *d, const hd_idem *im, int64_t id, const json_t *in, int *status,
-                       json_t **out, bool *replayed, hd_err *err) {
-    (void)id;
-    return hd_trial_create(d, im, in, status, out, replayed, err);
-}
-
-static void idem_post(hd_req *r, hd_resp *w, bool with_id, idem_fn fn) {
-    int64_t id = 0;
-    if (with_id && !hd_req_id(r, 0, "trial", &id, w)) return;
-    json_t *in = hd_req_json(r, w);
-    if (!in) return;
-    hd_idem im;
-    char scope[300];
-    if (hd_req_idem(r, &im, scope, sizeof scope, w)) {
-        hd_err err;
-        int status = 0;
-        json_t *out = NULL;
-        bool replayed = false;
-        hd_rc rc = fn(r->d, &im, id, in, &status, &out, &replayed, &err);
-        hd_resp_result(w, rc, &err, status, out, replayed);
-        if (!rc && !with_id)
-            snprintf(w->location, sizeof w->location, "/v1/trials/%s",
-                     json_string_value(json_object_get(out, "id")));
-    }
-    json_decref(in);
-}
-
-static void h_create(hd_req *r, hd_resp *w) { idem_post(r, w, false, create_fn); }
-static void h_apply(hd_req *r, hd_resp *w) { idem_post(r, w, true, hd_trial_apply); }
-static void h_review(hd_req *r, hd_resp *w) { idem_post(r, w, true, hd_trial_review); }
+static void h_create(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_trial_create, "/v1/trials"); }
+static void h_apply(hd_req *r, hd_resp *w) { hd_post_idem_id(r, w, "trial", hd_trial_apply); }
+static void h_review(hd_req *r, hd_resp *w) { hd_post_idem_id(r, w, "trial", hd_trial_review); }
 
 static void h_list(hd_req *r, hd_resp *w) {
     int64_t limit, cursor;

@@ -55,7 +55,8 @@ void hd_resp_error(hd_resp *w, const hd_err *err) {
     w->body = hd_problem_json(err, status);
 }
 
-void hd_resp_refusal(hd_resp *w, const hd_err *err) {
+/* hd_resp_error, and a refusal's "reason". */
+static void resp_refusal(hd_resp *w, const hd_err *err) {
     hd_resp_error(w, err);
     if (err->rc != HD_ESTATE && err->rc != HD_EFORBIDDEN) return;
     static const struct {
@@ -83,7 +84,7 @@ void hd_resp_result(hd_resp *w, hd_rc rc, const hd_err *err, int status, json_t 
         w->replayed = replayed;
         return;
     }
-    hd_resp_refusal(w, err);
+    resp_refusal(w, err);
     hd_expr_pos pos;
     if (hd_expr_error_pos(err, &pos)) {
         json_object_set_new(w->body, "line", json_integer(pos.line));
@@ -232,7 +233,9 @@ bool hd_req_idem(hd_req *r, hd_idem *im, char *scope_buf, size_t cap, hd_resp *w
     return true;
 }
 
-void hd_post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, const char *location) {
+/* hd_post_idem and hd_post_idem_id: one of fn and fn_id is set. */
+static void post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, hd_idem_id_fn fn_id, int64_t id,
+                      const char *location) {
     json_t *in = hd_req_json(r, w);
     if (!in) return;
     hd_idem im;
@@ -242,12 +245,22 @@ void hd_post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, const char *location) {
         int status = 0;
         json_t *out = NULL;
         bool replayed = false;
-        hd_rc rc = fn(r->d, &im, in, &status, &out, &replayed, &err);
+        hd_rc rc = fn ? fn(r->d, &im, in, &status, &out, &replayed, &err)
+                      : fn_id(r->d, &im, id, in, &status, &out, &replayed, &err);
         hd_resp_result(w, rc, &err, status, out, replayed);
-        const char *id = rc ? NULL : json_string_value(json_object_get(out, "id"));
-        if (location && id) snprintf(w->location, sizeof w->location, "%s/%s", location, id);
+        const char *oid = rc ? NULL : json_string_value(json_object_get(out, "id"));
+        if (location && oid) snprintf(w->location, sizeof w->location, "%s/%s", location, oid);
     }
     json_decref(in);
+}
+
+void hd_post_idem(hd_req *r, hd_resp *w, hd_idem_fn fn, const char *location) {
+    post_idem(r, w, fn, NULL, 0, location);
+}
+
+void hd_post_idem_id(hd_req *r, hd_resp *w, const char *what, hd_idem_id_fn fn) {
+    int64_t id;
+    if (hd_req_id(r, 0, what, &id, w)) post_idem(r, w, NULL, fn, id, NULL);
 }
 
 /* ---- routing ---- */
