@@ -11,12 +11,14 @@
 struct hd_clock {
     bool test;
     _Atomic int64_t now_ms;
+    _Atomic int utc_offset_min; /* the brand's calendar */
 };
 
 hd_clock *hd_clock_new(bool test, int64_t start_ms) {
     hd_clock *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->test = test;
+    atomic_store(&c->utc_offset_min, HD_UTC_OFFSET_DEFAULT_MIN);
     atomic_store(&c->now_ms, start_ms);
     return c;
 }
@@ -73,6 +75,75 @@ void hd_civil_from_days(int64_t z, int *y, int *m, int *d) {
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = (int)(yy + (*m <= 2));
+}
+
+void hd_clock_set_utc_offset(hd_clock *c, int minutes) {
+    if (c) atomic_store(&c->utc_offset_min, minutes);
+}
+
+int hd_clock_utc_offset(const hd_clock *c) {
+    return c ? atomic_load(&((hd_clock *)c)->utc_offset_min) : HD_UTC_OFFSET_DEFAULT_MIN;
+}
+
+#define DAY_MS 86400000LL
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+int64_t hd_local_day(const hd_clock *c, int64_t ms) {
+    return floor_div(ms + (int64_t)hd_clock_utc_offset(c) * 60000, DAY_MS);
+}
+
+int64_t hd_local_day_ms(const hd_clock *c, int64_t day) {
+    return day * DAY_MS - (int64_t)hd_clock_utc_offset(c) * 60000;
+}
+
+void hd_local_civil(const hd_clock *c, int64_t ms, int *y, int *m, int *d) {
+    hd_civil_from_days(hd_local_day(c, ms), y, m, d);
+}
+
+int64_t hd_local_day_start(const hd_clock *c, int64_t ms) {
+    return hd_local_day_ms(c, hd_local_day(c, ms));
+}
+
+int64_t hd_local_month_start(const hd_clock *c, int64_t ms) {
+    int y, m, d;
+    hd_local_civil(c, ms, &y, &m, &d);
+    return hd_local_date_ms(c, y, m, 1);
+}
+
+int64_t hd_local_date_ms(const hd_clock *c, int y, int m, int d) {
+    return hd_local_day_ms(c, hd_days_from_civil(y, m, d));
+}
+
+static int digits(const char *s, int n);
+
+bool hd_utc_offset_parse(const char *s, int *minutes) {
+    if (!s) return false;
+    if (strcmp(s, "Z") == 0 || strcmp(s, "z") == 0 || strcmp(s, "UTC") == 0) {
+        *minutes = 0;
+        return true;
+    }
+    if (s[0] != '+' && s[0] != '-') return false;
+    int h = digits(s + 1, 2), mi;
+    if (h < 0) return false;
+    if (s[3] == ':' && strlen(s) == 6)
+        mi = digits(s + 4, 2);
+    else if (strlen(s) == 5)
+        mi = digits(s + 3, 2);
+    else
+        return false;
+    if (mi < 0 || mi > 59) return false;
+    int v = h * 60 + mi;
+    if (v > HD_UTC_OFFSET_MAX_MIN) return false;
+    *minutes = s[0] == '-' ? -v : v;
+    return true;
+}
+
+void hd_utc_offset_format(int minutes, char out[8]) {
+    int a = minutes < 0 ? -minutes : minutes;
+    snprintf(out, 8, "%c%02d:%02d", minutes < 0 ? '-' : '+', a / 60 % 100, a % 60);
 }
 
 static int digits(const char *s, int n) {

@@ -41,4 +41,36 @@ void hd_time_format(int64_t ms, char out[32]);
 int64_t hd_days_from_civil(int y, int m, int d);
 void hd_civil_from_days(int64_t days, int *y, int *m, int *d);
 
+/* ---- the brand's calendar ----
+ * Days and months that reset caps and limits, end points at month end, fall
+ * due for instalments and make up daily reports are the brand's own: a fixed
+ * offset from UTC, +08:00 unless the brand says otherwise (China keeps no
+ * daylight saving, so for it a fixed offset is exact). The clock carries the
+ * offset so that every module cuts days at the same instant. A NULL clock has
+ * the default. */
+#define HD_UTC_OFFSET_DEFAULT_MIN 480
+#define HD_UTC_OFFSET_MAX_MIN     (14 * 60) /* -14:00 .. +14:00, as time zones go */
+
+void hd_clock_set_utc_offset(hd_clock *c, int minutes);
+int hd_clock_utc_offset(const hd_clock *c);
+
+/* The brand's day number (days since 1970-01-01 on its calendar) at ms, and
+ * the instant such a day begins. */
+int64_t hd_local_day(const hd_clock *c, int64_t ms);
+int64_t hd_local_day_ms(const hd_clock *c, int64_t day);
+/* The brand's date at ms. */
+void hd_local_civil(const hd_clock *c, int64_t ms, int *y, int *m, int *d);
+/* The instant the brand's day, or month, holding ms began. */
+int64_t hd_local_day_start(const hd_clock *c, int64_t ms);
+int64_t hd_local_month_start(const hd_clock *c, int64_t ms);
+/* The instant the brand's date y-m-d begins (any m, d that
+ * hd_days_from_civil takes). */
+int64_t hd_local_date_ms(const hd_clock *c, int y, int m, int d);
+
+/* "+08:00", "-05:30", "+0800", "Z" or "UTC" to minutes east of UTC; false
+ * for anything else or beyond +-14:00. */
+bool hd_utc_offset_parse(const char *s, int *minutes);
+/* "+08:00" (7 chars + NUL). */
+void hd_utc_offset_format(int minutes, char out[8]);
+
 #endif

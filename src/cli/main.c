@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "domain/apikeys.h"
+#include "domain/brand.h"
 #include "domain/ledger.h"
 #include "domain/members.h"
 #include "domain/users.h"
@@ -36,6 +37,7 @@ static void usage(FILE *f) {
           "  import     customers or orders from CSV files\n"
           "  export     customers or events as CSV or JSON lines\n"
           "  check      verify every ledger invariant over the store\n"
+          "  brand      show or set the brand's calendar (its UTC offset)\n"
           "  analyze    analytics on CSV files: clv, rfm, rules, itemsets\n"
           "\n"
           "Every command that touches a store takes --db PATH|postgres://... (default\n"
@@ -377,6 +379,54 @@ static int cmd_tick(int argc, char **argv) {
     return 0;
 }
 
+/* ---- brand ---- */
+
+static int cmd_brand(int argc, char **argv) {
+    const char *db = HD_CLI_DB(), *offset = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
+        else if (strncmp(argv[i], "--db=", 5) == 0)
+            db = argv[i] + 5;
+        else if (strcmp(argv[i], "--utc-offset") == 0 && i + 1 < argc)
+            offset = argv[++i];
+        else if (strncmp(argv[i], "--utc-offset=", 13) == 0)
+            offset = argv[i] + 13;
+        else if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: hudong brand [--db DB] [--utc-offset +HH:MM]\n"
+                 "Shows the brand's calendar, or sets it: the offset from UTC at which its days\n"
+                 "and months begin - per-day and per-month caps and limits, month-end expiry,\n"
+                 "instalment due dates, monthly specials, daily reports. +08:00 unless set.\n"
+                 "Running servers pick a change up within a second or two (their next tick).");
+            return 0;
+        } else {
+            fprintf(stderr, "hudong brand: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    int minutes = 0;
+    if (offset && !hd_utc_offset_parse(offset, &minutes)) {
+        fprintf(stderr,
+                "hudong brand: --utc-offset must be like +08:00 or -05:30, within -14:00 and "
+                "+14:00; got '%s'\n",
+                offset);
+        return 2;
+    }
+    hd_app a;
+    if (hd_app_open(&a, db, false, true)) return 1;
+    hd_err err;
+    hd_rc rc = offset ? hd_brand_set_utc_offset(&a.d, minutes, &err) : HD_OK;
+    char out[8];
+    hd_utc_offset_format(hd_clock_utc_offset(a.clock), out);
+    hd_app_close(&a);
+    if (rc) {
+        fprintf(stderr, "hudong brand: %s\n", err.msg);
+        return 1;
+    }
+    printf("utc_offset %s\n", out);
+    return 0;
+}
+
 /* ---- check ---- */
 
 static int cmd_check(int argc, char **argv) {
@@ -452,6 +502,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "apikey") == 0) return cmd_apikey(argc - 1, argv + 1);
     if (strcmp(cmd, "tick") == 0) return cmd_tick(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "brand") == 0) return cmd_brand(argc - 1, argv + 1);
     if (strcmp(cmd, "user") == 0) return cmd_user(argc - 1, argv + 1);
     if (strcmp(cmd, "demo") == 0) return hd_cli_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0) return hd_cli_import(argc - 1, argv + 1);

@@ -70,7 +70,8 @@ static json_t *jfen(double v) {
     return isfinite(v) ? json_integer((json_int_t)llround(v)) : json_null();
 }
 
-static int64_t day_of(int64_t ms) { return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS); }
+/* Purchase days are the brand's: two orders on one Beijing evening are one day. */
+static int64_t day_of(const hd_domain *d, int64_t ms) { return hd_local_day(d->clock, ms); }
 
 static hd_rc oom(hd_err *err) { return hd_err_set(err, HD_ENOMEM, "", "out of memory"); }
 
@@ -389,6 +390,7 @@ static hd_rc progress_set(progress *pr, double f, hd_err *err) {
 /* ---- loading orders ---- */
 
 typedef struct orders {
+    const hd_domain *d;
     int64_t as_of_ms;
     size_t n, cap;
     int64_t *cust, *day;
@@ -419,7 +421,7 @@ static hd_rc orders_cb(hd_conn *c, void *vctx, hd_err *err) {
             return oom(err);
         }
         o->cust[o->n] = hd_rows_int(r, 0);
-        o->day[o->n] = day_of(hd_rows_int(r, 1));
+        o->day[o->n] = day_of(o->d, hd_rows_int(r, 1));
         o->amount[o->n] = (double)hd_rows_int(r, 2);
         o->n++;
     }
@@ -429,6 +431,7 @@ static hd_rc orders_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 static hd_rc load_orders(hd_domain *d, int64_t as_of_ms, orders *o, hd_err *err) {
     memset(o, 0, sizeof *o);
+    o->d = d;
     o->as_of_ms = as_of_ms;
     return hd_store_read(d->store, orders_cb, o, err);
 }
@@ -536,7 +539,7 @@ static hd_rc run_rfm(hd_domain *d, const params *p, progress *pr, int64_t now, j
     size_t n = 0;
     hd_rc rc = load_orders(d, now, &o, err);
     if (!rc) rc = progress_set(pr, 0.3, err);
-    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(now), &in, &n, err);
+    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(d, now), &in, &n, err);
     if (!rc && n && !(sc = malloc(n * sizeof *sc))) rc = oom(err);
     if (!rc && n) rc = hd_rfm_score_all(in, n, sc, err);
     if (!rc) rc = progress_set(pr, 0.5, err);
@@ -636,7 +639,7 @@ static hd_rc run_pareto(hd_domain *d, const params *p, progress *pr, int64_t now
     size_t n = 0;
     hd_rc rc = load_orders(d, now, &o, err);
     if (!rc) rc = progress_set(pr, 0.5, err);
-    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(now), &in, &n, err);
+    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(d, now), &in, &n, err);
     if (!rc && n && !(rev = malloc(n * sizeof *rev))) rc = oom(err);
     if (rc) goto done;
     double total = 0;
@@ -731,7 +734,8 @@ static hd_rc run_clv(hd_domain *d, const params *p, progress *pr, int64_t now, j
     hd_rc rc = load_orders(d, now, &o, err);
     if (!rc) rc = progress_set(pr, 0.2, err);
     if (!rc)
-        rc = hd_clv_summarize(o.cust, o.day, o.amount, o.n, day_of(now), HD_CLV_WEEK, &s, &n, err);
+        rc = hd_clv_summarize(o.cust, o.day, o.amount, o.n, day_of(d, now), HD_CLV_WEEK, &s, &n,
+                              err);
     if (rc) goto done;
     if (n == 0) {
         rc = hd_err_set(err, HD_ESTATE, "", "not enough data for CLV: no customer has paid yet");

@@ -78,10 +78,9 @@ hd_rc cat_customer_in(hd_conn *c, const json_t *in, const char *field, int64_t *
     return rc;
 }
 
-void cat_period_key(const char *period, int64_t now_ms, char out[24]) {
+void cat_period_key(const char *period, const hd_clock *cal, int64_t now_ms, char out[24]) {
     int y, m, dd;
-    int64_t days = now_ms / 86400000LL - (now_ms < 0 && now_ms % 86400000LL ? 1 : 0);
-    hd_civil_from_days(days, &y, &m, &dd);
+    hd_local_civil(cal, now_ms, &y, &m, &dd);
     if (strcmp(period, "day") == 0)
         snprintf(out, 24, "day:%04d-%02d-%02d", y, m, dd);
     else if (strcmp(period, "month") == 0)

@@ -42,8 +42,9 @@ void cat_reward_free(cat_reward *r);
 hd_rc cat_spec_match(hd_conn *c, int64_t customer_id, int64_t reward_id, const char *category,
                      char code[CAT_CODE_MAX * 4 + 1], hd_err *err);
 
-/* "day:2026-03-05", "month:2026-03", "year:2026" or "ever" for now_ms. */
-void cat_period_key(const char *period, int64_t now_ms, char out[24]);
+/* "day:2026-03-05", "month:2026-03", "year:2026" or "ever" for now_ms, on
+ * the brand's calendar (cal). */
+void cat_period_key(const char *period, const hd_clock *cal, int64_t now_ms, char out[24]);
 
 /* Adds n to a customer's usage of (kind, ref, period) unless that passes
  * limit (limit < 0: no limit, only counted). *ok false when refused; race

@@ -269,7 +269,7 @@ static hd_rc take(hd_conn *c, hd_domain *d, int64_t cid, int64_t reward_id, cons
     if ((rc = check_tier(c, r, cid, err))) return rc;
     if ((rc = resolve_option(c, r, cid, option, t->option, err))) return rc;
     if (r->has_limit) {
-        cat_period_key(r->limit_period, now, t->usage_period);
+        cat_period_key(r->limit_period, d->clock, now, t->usage_period);
         bool ok;
         if ((rc = cat_usage_take(c, cid, "reward", r->id, t->usage_period, qty, r->limit_n, &ok,
                                  err)))

@@ -509,7 +509,10 @@ static hd_rc sp_calendar_cb(hd_conn *c, void *vctx, hd_err *err) {
     parse_month(sx->month, &y, &m);
     int64_t first = hd_days_from_civil(y, m, 1);
     int64_t next = m == 12 ? hd_days_from_civil(y + 1, 1, 1) : hd_days_from_civil(y, m + 1, 1);
-    int64_t from = first * 86400000LL, to = next * 86400000LL, now = hd_now(sx->d);
+    /* the brand's month and days */
+    const hd_clock *cal = sx->d->clock;
+    int64_t from = hd_local_day_ms(cal, first), to = hd_local_day_ms(cal, next),
+            now = hd_now(sx->d);
     hd_val p[2] = {hd_vint(to), hd_vint(from)};
     hd_rows *r;
     hd_rc rc = hd_query(c,
@@ -527,7 +530,7 @@ static hd_rc sp_calendar_cb(hd_conn *c, void *vctx, hd_err *err) {
     }
     json_t *days = json_array();
     for (int64_t day = first; day < next; day++) {
-        int64_t ds = day * 86400000LL, de = ds + 86400000LL;
+        int64_t ds = hd_local_day_ms(cal, day), de = hd_local_day_ms(cal, day + 1);
         int yy, mm, dd;
         hd_civil_from_days(day, &yy, &mm, &dd);
         char date[16];

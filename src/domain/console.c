@@ -112,7 +112,7 @@ hd_rc hd_console_overview(hd_domain *d, int days, json_t **out, hd_err *err) {
         return hd_err_set(err, HD_EINVAL, "days", "must be %d to %d, got %d", HD_CONSOLE_DAYS_MIN,
                           HD_CONSOLE_DAYS_MAX, days);
     overview_ctx o = {.d = d, .days = days, .now = hd_now(d)};
-    int64_t today = o.now - (o.now % DAY_MS + DAY_MS) % DAY_MS;
+    int64_t today = hd_local_day_start(d->clock, o.now); /* the brand's days */
     o.to = today + DAY_MS;
     o.from = o.to - (int64_t)days * DAY_MS;
     o.series = calloc((size_t)(S_COUNT * days), sizeof *o.series);
@@ -137,9 +137,10 @@ hd_rc hd_console_overview(hd_domain *d, int days, json_t **out, hd_err *err) {
     json_t *trend = json_array();
     for (int i = 0; i < days; i++) {
         json_t *e = json_object();
-        char t[32];
-        hd_time_format(o.from + (int64_t)i * DAY_MS, t);
-        t[10] = '\0'; /* the date part of 2026-01-31T00:00:00.000Z */
+        char t[16];
+        int y, m, dd;
+        hd_local_civil(d->clock, o.from + (int64_t)i * DAY_MS, &y, &m, &dd);
+        snprintf(t, sizeof t, "%04d-%02d-%02d", y, m, dd);
         json_object_set_new(e, "date", json_string(t));
         for (int s = 0; s < S_COUNT; s++)
             json_object_set_new(e, SERIES_NAME[s], json_integer(o.series[s * days + i]));

@@ -1076,14 +1076,16 @@ static int by_date(const void *a, const void *b) {
 
 static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
     cp_ctx *cx = vctx;
-    hd_val p[3] = {hd_vint(cx->from), hd_vint(cx->to), hd_vint(cx->id)};
+    /* days are the brand's: ?4 moves an instant onto its calendar */
+    hd_val p[4] = {hd_vint(cx->from), hd_vint(cx->to), hd_vint(cx->id),
+                   hd_vint((int64_t)hd_clock_utc_offset(cx->d->clock) * 60000)};
     hd_rows *r;
-    hd_rc rc = hd_query(
-        c,
-        "SELECT created_at / 86400000, origin, count(*) FROM coupons WHERE "
-        "created_at >= ?1 AND created_at < ?2 AND (CAST(?3 AS BIGINT) = 0 OR template_id = ?3) "
-        "GROUP BY created_at / 86400000, origin",
-        p, 3, &r, err);
+    hd_rc rc = hd_query(c,
+                        "SELECT (created_at + CAST(?4 AS BIGINT)) / 86400000, origin, count(*) "
+                        "FROM coupons WHERE created_at >= ?1 AND created_at < ?2 AND "
+                        "(CAST(?3 AS BIGINT) = 0 OR template_id = ?3) GROUP BY "
+                        "(created_at + CAST(?4 AS BIGINT)) / 86400000, origin",
+                        p, 4, &r, err);
     if (rc) return rc;
     json_t *days = json_array(), *tot = json_pack("{s:i,s:i,s:i,s:i,s:i}", "issued", 0, "claimed",
                                                   0, "bought", 0, "redeemed", 0, "discount", 0);
@@ -1099,11 +1101,11 @@ static hd_rc report_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_rows_free(r);
     if (got >= 0 &&
         !(rc = hd_query(c,
-                        "SELECT redeemed_at / 86400000, count(*), COALESCE(sum(discount), 0) FROM "
-                        "coupons WHERE status = 'redeemed' AND redeemed_at >= ?1 AND redeemed_at "
-                        "< ?2 AND (CAST(?3 AS BIGINT) = 0 OR template_id = ?3) GROUP BY "
-                        "redeemed_at / 86400000",
-                        p, 3, &r, err))) {
+                        "SELECT (redeemed_at + CAST(?4 AS BIGINT)) / 86400000, count(*), "
+                        "COALESCE(sum(discount), 0) FROM coupons WHERE status = 'redeemed' AND "
+                        "redeemed_at >= ?1 AND redeemed_at < ?2 AND (CAST(?3 AS BIGINT) = 0 OR "
+                        "template_id = ?3) GROUP BY (redeemed_at + CAST(?4 AS BIGINT)) / 86400000",
+                        p, 4, &r, err))) {
         while ((got = hd_rows_next(r, err)) == 1) {
             json_t *o = day_entry(days, hd_rows_int(r, 0));
             add_to(o, "redeemed", hd_rows_int(r, 1));

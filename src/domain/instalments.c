@@ -98,25 +98,19 @@ static int64_t paid_through(int64_t total, int n, int k) {
     return total / n * k + (k < extra ? k : extra);
 }
 
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    if (a % b != 0 && (a < 0) != (b < 0)) q--;
-    return q;
-}
-
 /* When instalment k falls due for a plan started at start: the same time of
- * day, k-1 weeks or calendar months later (the 31st becomes the last day of
- * a shorter month). */
-static int64_t due_at(int64_t start, const char *period, int k) {
+ * day, k-1 weeks or calendar months later on the brand's calendar (cal; the
+ * 31st becomes the last day of a shorter month). */
+static int64_t due_at(const hd_clock *cal, int64_t start, const char *period, int k) {
     if (strcmp(period, "week") == 0) return start + (int64_t)(k - 1) * 7 * DAY_MS;
-    int64_t day = floor_div(start, DAY_MS), tod = start - day * DAY_MS;
+    int64_t day = hd_local_day(cal, start), tod = start - hd_local_day_ms(cal, day);
     int y, m, d;
     hd_civil_from_days(day, &y, &m, &d);
     int months = y * 12 + (m - 1) + (k - 1), next = months + 1;
     int64_t first = hd_days_from_civil(months / 12, months % 12 + 1, 1);
     int64_t dim = hd_days_from_civil(next / 12, next % 12 + 1, 1) - first;
     if (d > dim) d = (int)dim;
-    return (first + d - 1) * DAY_MS + tod;
+    return hd_local_day_ms(cal, first + d - 1) + tod;
 }
 
 /* ---- JSON ---- */
@@ -364,7 +358,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
     p.paid = first;
     p.paid_count = 1;
     p.held = rest;
-    p.next_due_at = due_at(now, p.period, 2);
+    p.next_due_at = due_at(d->clock, now, p.period, 2);
 
     char ref[48];
     snprintf(ref, sizeof ref, "instalment:%lld", (long long)p.id);
@@ -408,7 +402,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
         sv[nv++] = hd_vint(p.id);
         sv[nv++] = hd_vint(k);
         sv[nv++] = hd_vint(amount_of(p.total, p.n, k));
-        sv[nv++] = hd_vint(due_at(now, p.period, k));
+        sv[nv++] = hd_vint(due_at(d->clock, now, p.period, k));
         sv[nv++] = k == 1 ? hd_vint(now) : hd_vnull();
         sv[nv++] = k == 1 ? hd_vint(first_id) : hd_vnull();
     }
@@ -464,8 +458,8 @@ hd_rc hd_instalment_create(hd_domain *d, const hd_idem *im, const json_t *in, in
  * rest fits too, which makes the plan active again. */
 static hd_rc collect_in(hd_conn *c, hd_domain *d, plan *p, int64_t now, hd_err *err) {
     int k = p->paid_count;
-    while (k < p->n && due_at(p->created_at, p->period, k + 1) <= now) k++;
-    p->next_due_at = k < p->n ? due_at(p->created_at, p->period, k + 1) : 0;
+    while (k < p->n && due_at(d->clock, p->created_at, p->period, k + 1) <= now) k++;
+    p->next_due_at = k < p->n ? due_at(d->clock, p->created_at, p->period, k + 1) : 0;
     if (k == p->paid_count) return plan_save(c, p, now, err);
     int64_t amount = paid_through(p->total, p->n, k) - p->paid;
     int64_t rest = p->total - paid_through(p->total, p->n, k);

@@ -49,14 +49,14 @@ hd_rc hd_program_load_in(hd_conn *c, hd_program *p, hd_err *err) {
     return got < 0 ? err->rc : HD_OK;
 }
 
-int64_t hd_program_expiry(const hd_program *p, int64_t at_ms) {
+int64_t hd_program_expiry(const hd_program *p, const hd_clock *cal, int64_t at_ms) {
     if (strcmp(p->expiry_policy, "days") == 0) return at_ms + (int64_t)p->expiry_days * 86400000LL;
     if (strcmp(p->expiry_policy, "end_of_month") == 0) {
-        /* the last millisecond of the month `months` after the earning month */
+        /* the last millisecond of the brand's month `months` after the earning month */
         int y, m, dd;
-        hd_civil_from_days(at_ms / 86400000LL, &y, &m, &dd);
+        hd_local_civil(cal, at_ms, &y, &m, &dd);
         int total = y * 12 + (m - 1) + p->expiry_months + 1; /* first day of the month after */
-        return hd_days_from_civil(total / 12, total % 12 + 1, 1) * 86400000LL - 1;
+        return hd_local_date_ms(cal, total / 12, total % 12 + 1, 1) - 1;
     }
     return HD_NEVER;
 }
@@ -328,7 +328,7 @@ static hd_rc lot_add(hd_conn *c, hd_domain *d, int64_t account_id, int64_t trans
     hd_program prog;
     hd_rc rc = hd_program_cached_in(c, d, &prog, err);
     if (rc) return rc;
-    int64_t now = hd_now(d), exp = hd_program_expiry(&prog, now);
+    int64_t now = hd_now(d), exp = hd_program_expiry(&prog, d->clock, now);
     hd_val p[7] = {hd_vint(hd_id_next(d->ids)),
                    hd_vint(account_id),
                    hd_vint(transfer_id),

@@ -103,7 +103,8 @@ hd_rc hd_ledger_init(hd_domain *d, hd_err *err);
 void hd_ledger_free(hd_domain *d);
 /* A lot that never expires stores this expiry, so lots sort by expiry in an index. */
 #define HD_NEVER INT64_MAX
-/* When a lot earned at `at` expires under p; HD_NEVER when it does not. */
-int64_t hd_program_expiry(const hd_program *p, int64_t at_ms);
+/* When a lot earned at `at` expires under p - "end_of_month" is the end of
+ * the brand's month, on the calendar cal carries; HD_NEVER when it does not. */
+int64_t hd_program_expiry(const hd_program *p, const hd_clock *cal, int64_t at_ms);
 
 #endif

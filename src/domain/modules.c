@@ -3,6 +3,7 @@
  * adds a line here. */
 #include "domain/analytics_api.h"
 #include "domain/auctions.h"
+#include "domain/brand.h"
 #include "domain/catalog.h"
 #include "domain/credit.h"
 #include "domain/domain.h"
@@ -19,7 +20,9 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     d->store = st;
     d->clock = clock;
     d->ids = ids;
-    hd_rc rc = hd_rules_init(d, err);
+    hd_rc rc = hd_brand_load(d, err); /* the calendar first: everything below may cut days */
+    if (!rc) rc = hd_domain_add_job(d, "brand", hd_brand_job, NULL, err);
+    if (!rc) rc = hd_rules_init(d, err);
     if (!rc) rc = hd_ledger_init(d, err);
     if (!rc) rc = hd_domain_add_hook(d, hd_rules_on_event, NULL, err);
     if (!rc) rc = hd_domain_add_merge_hook(d, hd_ledger_on_merge, NULL, err);

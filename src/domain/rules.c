@@ -436,22 +436,17 @@ static hd_rc eval_rule(env *en, const crule *r, bool *match, int64_t *points, hd
 
 /* ---- awarding ---- */
 
-static int64_t day_start(int64_t ms) { return ms - ((ms % 86400000 + 86400000) % 86400000); }
-
-static int64_t month_start(int64_t ms) {
-    int y, m, d;
-    hd_civil_from_days(day_start(ms) / 86400000, &y, &m, &d);
-    return hd_days_from_civil(y, m, 1) * 86400000;
-}
-
-static hd_rc capped(hd_conn *c, const crule *r, int64_t cid, int64_t at, int64_t *points,
-                    hd_err *err) {
+/* Caps count what the rule gave since the start of the brand's day or month
+ * holding the event. */
+static hd_rc capped(hd_conn *c, hd_domain *d, const crule *r, int64_t cid, int64_t at,
+                    int64_t *points, hd_err *err) {
     hd_rc rc;
     for (int k = 0; k < 2; k++) {
         bool has = k == 0 ? r->has_day : r->has_month;
         if (!has || *points <= 0) continue;
         int64_t cap = k == 0 ? r->cap_day : r->cap_month;
-        int64_t from = k == 0 ? day_start(at) : month_start(at);
+        int64_t from =
+            k == 0 ? hd_local_day_start(d->clock, at) : hd_local_month_start(d->clock, at);
         int64_t got;
         hd_val p[3] = {hd_vint(cid), hd_vint(r->id), hd_vint(from)};
         if ((rc = hd_query_int(c,
@@ -599,7 +594,7 @@ hd_rc hd_rules_on_event(hd_conn *c, hd_domain *d, const hd_event *ev, void *arg,
         }
         /* a rule that cannot evaluate on this event (a type error) awards nothing */
         if (erc || !match || points <= 0) continue;
-        if ((rc = capped(c, r, ev->customer_id, ev->occurred_at_ms, &points, err))) break;
+        if ((rc = capped(c, d, r, ev->customer_id, ev->occurred_at_ms, &points, err))) break;
         if (points <= 0) continue;
         if ((rc = award(c, d, r, ev, points, err))) break;
         awarded_any = true;

@@ -30,7 +30,11 @@
 #define N      200 /* customers with orders */
 #define NNEW   5   /* customers who appear during the ladder period */
 #define DAY_MS 86400000LL
-#define NOW    "2026-03-01T12:00:00Z"
+
+/* The brand's day of an instant: purchase days are cut at midnight +08:00,
+ * the default calendar (times here are all after 1970). */
+static int64_t bday(int64_t ms) { return (ms + 8 * 3600 * 1000LL) / DAY_MS; }
+#define NOW "2026-03-01T12:00:00Z"
 
 static ht_server S;
 static int64_t now_ms;
@@ -268,14 +272,14 @@ static hd_rc main_clv_fit(void) {
     double amount[N * 5];
     for (int i = 0; i < norders; i++) {
         cust[i] = strtoll(ids[orders[i].k], NULL, 10);
-        day[i] = orders[i].at_ms / DAY_MS;
+        day[i] = bday(orders[i].at_ms);
         amount[i] = 10000;
     }
     hd_clv_summary *s = NULL;
     size_t n = 0;
     hd_err err;
-    assert_int_equal(hd_clv_summarize(cust, day, amount, (size_t)norders, now_ms / DAY_MS,
-                                      HD_CLV_WEEK, &s, &n, &err),
+    assert_int_equal(hd_clv_summarize(cust, day, amount, (size_t)norders, bday(now_ms), HD_CLV_WEEK,
+                                      &s, &n, &err),
                      HD_OK);
     hd_clv_bgnbd bg;
     hd_rc rc = hd_clv_bgnbd_fit(s, n, &bg, &err);
@@ -318,7 +322,7 @@ static void test_clv_and_customer_view(void **state) {
         while (t <= 0 && n < NC * 40) {
             int64_t at = now_ms + (int64_t)floor(t * DAY_MS);
             int64_t amt = (int64_t)floor(m * (0.5 + u01()));
-            day[n] = at / DAY_MS;
+            day[n] = bday(at);
             amount[n] = (double)amt;
             char oid[32], phone[20], when[32];
             snprintf(oid, sizeof oid, "c-%d", n);
@@ -345,7 +349,7 @@ static void test_clv_and_customer_view(void **state) {
     size_t ns = 0;
     hd_err err;
     assert_int_equal(
-        hd_clv_summarize(cust, day, amount, (size_t)n, now_ms / DAY_MS, HD_CLV_WEEK, &s, &ns, &err),
+        hd_clv_summarize(cust, day, amount, (size_t)n, bday(now_ms), HD_CLV_WEEK, &s, &ns, &err),
         HD_OK);
     hd_clv_bgnbd bg;
     hd_clv_gg gg;

@@ -552,7 +552,11 @@ static void test_refusals_change_nothing(void **state) {
     o = redeem_ok(&s, plain, lim, NULL);
     free(o);
     refused(&s, plain, lim, NULL, 409, "limit", "limit_reached");
-    ht_clock_to(&s, "2026-04-01T00:00:00Z");
+    /* the brand's month: 23:30 on 31 March in Beijing is still March... */
+    ht_clock_to(&s, "2026-03-31T15:30:00Z");
+    refused(&s, plain, lim, NULL, 409, "limit", "limit_reached");
+    /* ...and 00:30 on 1 April is April, though UTC still says March */
+    ht_clock_to(&s, "2026-03-31T16:30:00Z");
     o = redeem_ok(&s, plain, lim, NULL);
     free(o);
     /* unknown things and malformed input */
@@ -649,8 +653,8 @@ static void test_specials(void **state) {
              rid);
     char *spb = mk(&s, "/v1/specials", body);
     snprintf(body, sizeof body,
-             "{\"reward_id\":\"%s\",\"points\":150,\"starts_at\":\"2026-04-01\",\"ends_at\":"
-             "\"2026-04-08\"}",
+             "{\"reward_id\":\"%s\",\"points\":150,\"starts_at\":\"2026-04-01T00:00:00+08:00\","
+             "\"ends_at\":\"2026-04-08T00:00:00+08:00\"}",
              rid);
     char *spc = mk(&s, "/v1/specials", body);
     json_t *j = get_json(&s, "/v1/specials/%s", spc);
@@ -738,6 +742,9 @@ static void test_specials(void **state) {
     r = ht_get(&s, "/v1/specials/calendar?month=2026-04");
     days = json_object_get(r.json, "days");
     assert_int_equal(json_array_size(days), 30);
+    /* the brand's days (+08:00): B ends at 00:00Z on 1 April, 08:00 in Beijing,
+     * so 1 April holds its last hours next to C; C ends at Beijing's midnight */
+    assert_int_equal(json_array_size(json_object_get(json_array_get(days, 0), "specials")), 2);
     assert_int_equal(json_array_size(json_object_get(json_array_get(days, 6), "specials")), 1);
     assert_int_equal(json_array_size(json_object_get(json_array_get(days, 7), "specials")), 0);
     ht_free(&r);

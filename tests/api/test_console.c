@@ -37,6 +37,8 @@ static void new_customer(const char *body, char *id, size_t cap) {
 
 static void test_overview(void **state) {
     (void)state;
+    /* 17:00Z on 3 March is 01:00 on the 4th in Beijing: the trend's days are the brand's */
+    ht_clock_to(&S, "2026-03-03T17:00:00Z");
     ht_resp r = ht_post(&S, "/v1/events",
                         "{\"type\":\"order.paid\",\"customer\":{\"phone\":\"13900000001\","
                         "\"name\":\"王芳\",\"city\":\"杭州\"},\"properties\":{\"order_id\":"
@@ -60,6 +62,9 @@ static void test_overview(void **state) {
     assert_int_equal(orders, 1);
     assert_int_equal(revenue, 25000);
     assert_int_equal(ht_int(json_array_get(trend, 6), "orders"), 1);
+    assert_string_equal(ht_str(json_array_get(trend, 6), "date"), "2026-03-04");
+    assert_string_equal(ht_str(json_array_get(trend, 0), "date"), "2026-02-26");
+    assert_string_equal(ht_str(r.json, "to"), "2026-03-04T16:00:00.000Z");
     ht_free(&r);
     r = ht_get(&S, "/v1/console/overview?days=0");
     ht_expect_problem(&r, 400, "days");

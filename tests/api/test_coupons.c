@@ -507,17 +507,22 @@ static void test_report(void **state) {
     r = redeem(&s, code, a, "R-1", 1000);
     assert_int_equal(r.status, 200);
     ht_free(&r);
+    /* 17:00Z on the 3rd is 01:00 on the 4th in Beijing: the brand's day */
+    ht_clock_to(&s, "2026-03-03T17:00:00Z");
+    r = ht_post(&s, p, "{\"count\":1}");
+    assert_int_equal(r.status, 201);
+    ht_free(&r);
     char q[160];
     snprintf(q, sizeof q, "/v1/coupons/report?from=2026-03-01&to=2026-03-05&template_id=%s", t);
     r = ht_get(&s, q);
     assert_int_equal(r.status, 200);
     json_t *tot = json_object_get(r.json, "totals");
-    assert_int_equal(ht_int(tot, "issued"), 3);
+    assert_int_equal(ht_int(tot, "issued"), 4);
     assert_int_equal(ht_int(tot, "claimed"), 2);
     assert_int_equal(ht_int(tot, "redeemed"), 1);
     assert_int_equal(ht_int(tot, "discount"), 300);
     json_t *days = json_object_get(r.json, "days");
-    assert_int_equal(json_array_size(days), 2);
+    assert_int_equal(json_array_size(days), 3);
     json_t *d0 = json_array_get(days, 0), *d1 = json_array_get(days, 1);
     assert_string_equal(ht_str(d0, "date"), "2026-03-02");
     assert_int_equal(ht_int(d0, "issued"), 3);
@@ -525,6 +530,8 @@ static void test_report(void **state) {
     assert_string_equal(ht_str(d1, "date"), "2026-03-03");
     assert_int_equal(ht_int(d1, "claimed"), 1);
     assert_int_equal(ht_int(d1, "redeemed"), 1);
+    assert_string_equal(ht_str(json_array_get(days, 2), "date"), "2026-03-04");
+    assert_int_equal(ht_int(json_array_get(days, 2), "issued"), 1);
     ht_free(&r);
     r = ht_get(&s, "/v1/coupons/report?from=2026-03-01&to=2026-03-05");
     assert_int_equal(ht_int(json_object_get(r.json, "totals"), "claimed"), 3);

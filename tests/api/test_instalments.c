@@ -284,6 +284,27 @@ static void test_active_overdraft_payoff(void **state) {
 
 /* ---- weekly, paid off by the schedule; the report's numbers ---- */
 
+/* Months are the brand's: a plan bought at 04:00 on 31 March in Beijing
+ * (20:00Z on the 30th) falls due on 30 April and 31 May at 04:00 there. */
+static void test_months_on_the_brands_calendar(void **state) {
+    (void)state;
+    ht_server s;
+    ht_start(&s, true);
+    ht_clock_to(&s, "2026-03-30T20:00:00Z");
+    char *rid = reward(&s, 900, 5, NULL);
+    char *a = customer(&s, "13700000009");
+    give(&s, a, 900);
+    ht_resp r = ht_postf(&s, "/v1/instalments",
+                         "{\"customer_id\":\"%s\",\"reward_id\":\"%s\",\"plan\":3}", a, rid);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(sched_field(r.json, 1, "due_at"), "2026-04-29T20:00:00.000Z");
+    assert_string_equal(sched_field(r.json, 2, "due_at"), "2026-05-30T20:00:00.000Z");
+    ht_free(&r);
+    ht_stop(&s, false);
+    free(rid);
+    free(a);
+}
+
 static void test_weekly_schedule_and_report(void **state) {
     (void)state;
     ht_server s;
@@ -766,6 +787,7 @@ static void test_bought_like_a_redemption(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_active_overdraft_payoff),
+        cmocka_unit_test(test_months_on_the_brands_calendar),
         cmocka_unit_test(test_weekly_schedule_and_report),
         cmocka_unit_test(test_delinquent),
         cmocka_unit_test(test_cancel),

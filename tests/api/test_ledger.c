@@ -230,10 +230,22 @@ static void test_program_and_expiry(void **state) {
     ht_free(&r);
     json_t *p = points(&s, a);
     json_t *lot = json_array_get(json_object_get(p, "lots"), 0);
-    /* earned in January, expires at the end of February */
-    assert_string_equal(ht_str(lot, "expires_at"), "2026-02-28T23:59:59.999Z");
+    /* earned in January, expires at the end of February, Beijing time */
+    assert_string_equal(ht_str(lot, "expires_at"), "2026-02-28T15:59:59.999Z");
     assert_int_equal(ht_int(p, "expiring_30d"), 0);
     json_decref(p);
+    /* 20:00Z on 31 January is 1 February in Beijing: a February lot */
+    char *b = new_customer(&s, "13833330002");
+    char accb[64];
+    snprintf(accb, sizeof accb, "customer:%s", b);
+    ht_clock_to(&s, "2026-01-31T20:00:00Z");
+    r = xfer(&s, "e2", "system:issuance", accb, 70, NULL);
+    ht_free(&r);
+    p = points(&s, b);
+    lot = json_array_get(json_object_get(p, "lots"), 0);
+    assert_string_equal(ht_str(lot, "expires_at"), "2026-03-31T15:59:59.999Z");
+    json_decref(p);
+    free(b);
     r = ht_post(&s, "/v1/test/clock", "{\"now\":\"2026-02-10T00:00:00Z\"}");
     ht_free(&r);
     p = points(&s, a);

@@ -184,6 +184,55 @@ static void test_awards_caps_and_refunds(void **state) {
     free(capped);
 }
 
+static void checkin(const char *phone, const char *key, const char *at) {
+    ht_resp r = ht_postf(&S, "/v1/events",
+                         "{\"type\":\"checkin\",\"key\":\"%s\",\"occurred_at\":\"%s\","
+                         "\"customer\":{\"phone\":\"%s\"}}",
+                         key, at, phone);
+    assert_int_equal(r.status, 201);
+    ht_free(&r);
+}
+
+/* A day's and a month's caps start again at the brand's midnight (+08:00
+ * unless set), not at UTC's; `hudong brand --utc-offset` moves it. */
+static void test_caps_follow_the_brands_calendar(void **state) {
+    (void)state;
+    char *r1 = rule("{\"name\":\"daily\",\"event_type\":\"checkin\",\"formula\":\"100\","
+                    "\"caps\":{\"per_day\":150,\"per_month\":350}}");
+    const char *ph = "13900000009";
+    checkin(ph, "bj-1", "2026-03-29T15:00:00Z"); /* 23:00 on the 29th in Beijing */
+    checkin(ph, "bj-2", "2026-03-29T15:30:00Z");
+    assert_int_equal(balance_of_phone(ph, "balance"), 150);
+    checkin(ph, "bj-3", "2026-03-29T16:10:00Z"); /* 00:10 on the 30th: a new day, not in UTC */
+    assert_int_equal(balance_of_phone(ph, "balance"), 250);
+    checkin(ph, "bj-4", "2026-03-30T15:00:00Z"); /* still the 30th: 50 left of the day */
+    assert_int_equal(balance_of_phone(ph, "balance"), 300);
+    checkin(ph, "bj-5", "2026-03-30T16:30:00Z"); /* the 31st, and 50 left of the month's 350 */
+    assert_int_equal(balance_of_phone(ph, "balance"), 350);
+    checkin(ph, "bj-6", "2026-03-31T16:01:00Z"); /* 00:01 on 1 April in Beijing */
+    assert_int_equal(balance_of_phone(ph, "balance"), 450);
+
+    /* the brand moves to UTC: days turn at 00:00Z, after the server's next tick */
+    char *out = NULL;
+    assert_int_equal(
+        ht_cli(&S, &out, (const char *const[]){"brand", "--utc-offset", "+00:00", NULL}), 0);
+    assert_non_null(strstr(out, "utc_offset +00:00"));
+    free(out);
+    ht_clock_advance(&S, 1);
+    const char *ph2 = "13900000010";
+    checkin(ph2, "utc-1", "2026-05-10T20:00:00Z");
+    checkin(ph2, "utc-2", "2026-05-10T23:00:00Z");
+    checkin(ph2, "utc-3", "2026-05-11T00:30:00Z"); /* in Beijing still the 11th: no cap here */
+    assert_int_equal(balance_of_phone(ph2, "balance"), 250);
+    assert_int_equal(ht_cli(&S, NULL, (const char *const[]){"brand", "--utc-offset", "+8", NULL}),
+                     2);
+    assert_int_equal(
+        ht_cli(&S, NULL, (const char *const[]){"brand", "--utc-offset", "+08:00", NULL}), 0);
+    ht_clock_advance(&S, 1);
+    set_active(r1, false);
+    free(r1);
+}
+
 static void test_exclusive_lines_and_aggregates(void **state) {
     (void)state;
     char *a = rule("{\"name\":\"jeans bonus\",\"event_type\":\"order.paid\",\"priority\":10,"
@@ -284,6 +333,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_rules_name_the_position),
         cmocka_unit_test(test_awards_caps_and_refunds),
+        cmocka_unit_test(test_caps_follow_the_brands_calendar),
         cmocka_unit_test(test_exclusive_lines_and_aggregates),
         cmocka_unit_test(test_growth_and_tiers),
     };

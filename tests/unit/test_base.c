@@ -62,6 +62,62 @@ static void test_test_clock(void **state) {
     hd_clock_free(sys);
 }
 
+static int64_t at(const char *s) {
+    int64_t ms = 0;
+    assert_true(hd_time_parse(s, &ms));
+    return ms;
+}
+
+/* The brand's days and months begin at its midnight, not UTC's. */
+static void test_brand_calendar(void **state) {
+    (void)state;
+    hd_clock *c = hd_clock_new(true, 0);
+    assert_int_equal(hd_clock_utc_offset(c), 480); /* +08:00 unless told */
+    assert_int_equal(hd_clock_utc_offset(NULL), 480);
+    /* 2026-03-01 07:59 in Beijing is still February's last day in UTC... */
+    int y, m, d;
+    hd_local_civil(c, at("2026-02-28T23:59:00Z"), &y, &m, &d);
+    assert_true(y == 2026 && m == 3 && d == 1);
+    hd_local_civil(c, at("2026-02-28T15:59:59.999Z"), &y, &m, &d);
+    assert_true(y == 2026 && m == 2 && d == 28);
+    assert_int_equal(hd_local_day_start(c, at("2026-03-01T15:59:59Z")), at("2026-02-28T16:00:00Z"));
+    assert_int_equal(hd_local_day_start(c, at("2026-03-01T16:00:00Z")), at("2026-03-01T16:00:00Z"));
+    assert_int_equal(hd_local_month_start(c, at("2026-03-31T16:00:00Z")),
+                     at("2026-03-31T16:00:00Z"));
+    assert_int_equal(hd_local_month_start(c, at("2026-03-31T15:00:00Z")),
+                     at("2026-02-28T16:00:00Z"));
+    assert_int_equal(hd_local_date_ms(c, 2026, 1, 1), at("2025-12-31T16:00:00Z"));
+    assert_int_equal(hd_local_day_ms(c, hd_local_day(c, at("2026-05-05T12:00:00Z"))),
+                     at("2026-05-04T16:00:00Z"));
+    /* before 1970 and west of Greenwich */
+    hd_clock_set_utc_offset(c, -(5 * 60 + 30));
+    assert_int_equal(hd_local_day_start(c, at("1969-12-31T02:00:00Z")), at("1969-12-30T05:30:00Z"));
+    assert_int_equal(hd_local_day(c, at("1970-01-01T05:29:59Z")), -1);
+    assert_int_equal(hd_local_day(c, at("1970-01-01T05:30:00Z")), 0);
+    hd_clock_set_utc_offset(c, 0);
+    assert_int_equal(hd_local_month_start(c, at("2026-03-31T23:00:00Z")),
+                     at("2026-03-01T00:00:00Z"));
+    hd_clock_free(c);
+
+    int v = 1;
+    char out[8];
+    assert_true(hd_utc_offset_parse("+08:00", &v) && v == 480);
+    assert_true(hd_utc_offset_parse("-05:30", &v) && v == -330);
+    assert_true(hd_utc_offset_parse("+0545", &v) && v == 345);
+    assert_true(hd_utc_offset_parse("Z", &v) && v == 0);
+    assert_true(hd_utc_offset_parse("+14:00", &v) && v == 840);
+    assert_false(hd_utc_offset_parse("+14:01", &v));
+    assert_false(hd_utc_offset_parse("08:00", &v));
+    assert_false(hd_utc_offset_parse("+8", &v));
+    assert_false(hd_utc_offset_parse("+08:60", &v));
+    assert_false(hd_utc_offset_parse("+08:00x", &v));
+    assert_false(hd_utc_offset_parse("Asia/Shanghai", &v));
+    hd_utc_offset_format(-330, out);
+    assert_string_equal(out, "-05:30");
+    hd_utc_offset_format(480, out);
+    assert_string_equal(out, "+08:00");
+}
+
 static void test_ids_ordered_unique(void **state) {
     (void)state;
     hd_idgen *g = hd_idgen_new(7);
@@ -104,7 +160,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_set),    cmocka_unit_test(test_time_roundtrip),
         cmocka_unit_test(test_test_clock), cmocka_unit_test(test_ids_ordered_unique),
-        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_buf),        cmocka_unit_test(test_brand_calendar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

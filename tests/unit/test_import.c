@@ -311,6 +311,13 @@ static void test_usage_errors(void **state) {
     assert_int_equal(run(f, (const char *[]){"import", "--help", NULL}), 0);
     assert_int_equal(run(f, (const char *[]){"export", "--help", NULL}), 0);
     assert_int_equal(run(f, (const char *[]){"demo", "--help", NULL}), 0);
+    assert_int_equal(run(f, (const char *[]){"brand", "--help", NULL}), 0);
+    assert_int_equal(run(f, (const char *[]){"brand", "--utc-offset", "8", "--db", f->db, NULL}),
+                     2);
+    assert_non_null(strstr(f->err, "--utc-offset must be like +08:00"));
+    assert_int_equal(run(f, (const char *[]){"brand", "--zone", "x", "--db", f->db, NULL}), 2);
+    assert_int_equal(run(f, (const char *[]){"brand", "--db", f->db, NULL}), 0);
+    assert_non_null(strstr(f->out, "utc_offset +08:00"));
 }
 
 /* ---- orders ---- */
