@@ -264,7 +264,7 @@ static void h_tp_delete(hd_req *r, hd_resp *w) {
 static bool query_time(hd_req *r, const char *name, int64_t def, int64_t *out, hd_resp *w) {
     const char *s = hd_req_query(r, name);
     *out = def;
-    if (s && !hd_time_parse(s, out)) {
+    if (s && !hd_time_parse_in(r->d->clock, s, out)) {
         hd_resp_problem(w, 400, HD_EINVAL, name, "must be a date (2026-01-31) or an RFC 3339 time");
         return false;
     }
@@ -291,7 +291,8 @@ static void h_test_clock(hd_req *r, hd_resp *w) {
     if (!in) return;
     json_t *now = json_object_get(in, "now"), *adv = json_object_get(in, "advance_s");
     int64_t ms;
-    if (now && (!json_is_string(now) || !hd_time_parse(json_string_value(now), &ms))) {
+    if (now &&
+        (!json_is_string(now) || !hd_time_parse_in(r->d->clock, json_string_value(now), &ms))) {
         hd_resp_problem(w, 422, HD_EINVAL, "now", "must be an RFC 3339 time");
     } else if (adv && (!json_is_integer(adv) || json_integer_value(adv) < 0)) {
         hd_resp_problem(w, 422, HD_EINVAL, "advance_s", "must be an integer >= 0 (seconds)");

@@ -176,8 +176,9 @@ static void h_audit(hd_req *r, hd_resp *w) {
     if (!hd_req_query_int(r, "actor_id", 0, 0, INT64_MAX, &actor, w)) return;
     if (!hd_req_cursor(r, &cursor, w)) return;
     const char *f = hd_req_query(r, "from"), *t = hd_req_query(r, "to");
-    if ((f && !hd_time_parse(f, &from)) || (t && !hd_time_parse(t, &to))) {
-        hd_resp_problem(w, 400, HD_EINVAL, f && !hd_time_parse(f, &from) ? "from" : "to",
+    const hd_clock *cal = r->d->clock;
+    if ((f && !hd_time_parse_in(cal, f, &from)) || (t && !hd_time_parse_in(cal, t, &to))) {
+        hd_resp_problem(w, 400, HD_EINVAL, f && !hd_time_parse_in(cal, f, &from) ? "from" : "to",
                         "must be a date or an RFC 3339 time");
         return;
     }

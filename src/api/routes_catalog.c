@@ -180,7 +180,7 @@ static void h_special_patch(hd_req *r, hd_resp *w) {
 static bool query_time(hd_req *r, const char *name, int64_t def, int64_t *out, hd_resp *w) {
     const char *s = hd_req_query(r, name);
     *out = def;
-    if (s && !hd_time_parse(s, out)) {
+    if (s && !hd_time_parse_in(r->d->clock, s, out)) {
         hd_resp_problem(w, 400, HD_EINVAL, name, "must be a date (2026-01-31) or an RFC 3339 time");
         return false;
     }

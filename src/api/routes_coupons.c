@@ -86,12 +86,12 @@ static void h_report(hd_req *r, hd_resp *w) {
     int64_t now = hd_now(r->d), from = 0, to = now, tid = 0;
     const char *f = hd_req_query(r, "from"), *t = hd_req_query(r, "to");
     const char *ts = hd_req_query(r, "template_id");
-    if (t && !hd_time_parse(t, &to)) {
+    if (t && !hd_time_parse_in(r->d->clock, t, &to)) {
         hd_resp_problem(w, 400, HD_EINVAL, "to", "must be a date (2026-01-31) or an RFC 3339 time");
         return;
     }
     from = to - 30LL * 86400000;
-    if (f && !hd_time_parse(f, &from)) {
+    if (f && !hd_time_parse_in(r->d->clock, f, &from)) {
         hd_resp_problem(w, 400, HD_EINVAL, "from",
                         "must be a date (2026-01-31) or an RFC 3339 time");
         return;

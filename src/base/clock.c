@@ -163,7 +163,24 @@ static bool valid_date(int y, int m, int d) {
     return d <= max;
 }
 
+/* Parses s; *zoned says whether it named its offset (Z or +hh:mm). */
+static bool time_parse(const char *s, int64_t *out_ms, bool *zoned);
+
 bool hd_time_parse(const char *s, int64_t *out_ms) {
+    bool zoned;
+    return time_parse(s, out_ms, &zoned);
+}
+
+bool hd_time_parse_in(const hd_clock *cal, const char *s, int64_t *out_ms) {
+    bool zoned;
+    int64_t ms;
+    if (!time_parse(s, &ms, &zoned)) return false;
+    *out_ms = zoned ? ms : ms - (int64_t)hd_clock_utc_offset(cal) * 60000;
+    return true;
+}
+
+static bool time_parse(const char *s, int64_t *out_ms, bool *zoned) {
+    *zoned = false;
     if (!s) return false;
     size_t n = strlen(s);
     if (n < 10 || s[4] != '-' || s[7] != '-') return false;
@@ -196,7 +213,9 @@ bool hd_time_parse(const char *s, int64_t *out_ms) {
     }
     if (*p == 'Z' || *p == 'z') {
         p++;
+        *zoned = true;
     } else if (*p == '+' || *p == '-') {
+        *zoned = true;
         int sign = *p == '+' ? 1 : -1;
         int oh = digits(p + 1, 2);
         if (oh < 0 || p[3] != ':') return false;
@@ -206,7 +225,8 @@ bool hd_time_parse(const char *s, int64_t *out_ms) {
         p += 6;
     } else if (*p != '\0' || s[10] == 'T') {
         /* "YYYY-MM-DDTHH:MM:SS" without a zone is ambiguous: refuse it. A
-         * space-separated form is taken as UTC (what CSV exports usually hold). */
+         * space-separated form names no offset, like a bare date (what a
+         * till's CSV export holds): UTC here, the brand's in hd_time_parse_in. */
         if (*p != '\0') return false;
         if (s[10] == 'T') return false;
     }

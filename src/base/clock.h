@@ -32,8 +32,13 @@ int64_t hd_mono_ns(void);
 
 /* RFC 3339 / ISO 8601 helpers, always UTC on output.
  * hd_time_parse accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm)" and
- * "YYYY-MM-DD HH:MM:SS"; returns false when s is not one of those. */
+ * "YYYY-MM-DD HH:MM:SS" (the two without an offset taken as UTC); returns
+ * false when s is not one of those. */
 bool hd_time_parse(const char *s, int64_t *out_ms);
+/* hd_time_parse, but a time that names no offset ("2026-03-01", "2026-03-01
+ * 12:30:00") is on the brand's calendar (cal) rather than UTC: what an
+ * operator typing a date, or a till's CSV export, means. */
+bool hd_time_parse_in(const hd_clock *cal, const char *s, int64_t *out_ms);
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 chars + NUL) into out (>= 32 bytes). */
 void hd_time_format(int64_t ms, char out[32]);
 

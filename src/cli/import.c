@@ -1028,7 +1028,7 @@ static bool order_add_line(imp *im, const int *oc, order *o) {
     const char *at_s = field(im, oc[O_AT], buf, sizeof buf, &too_long);
     int64_t at = 0;
     if (!*at_s) return order_bad(o, line, "occurred_at is empty");
-    if (!hd_time_parse(at_s, &at))
+    if (!hd_time_parse_in(im->app.clock, at_s, &at)) /* no offset: the brand's local time */
         return order_bad(
             o, line, "occurred_at: '%.40s' is not a date (YYYY-MM-DD) or an RFC 3339 time", at_s);
     char tp[80];

@@ -223,9 +223,10 @@ static hd_rc parse_num(const char *s, const char *field, double def, double lo, 
     return HD_OK;
 }
 
-static hd_rc parse_time(const char *s, const char *field, int64_t def, int64_t *out, hd_err *err) {
+static hd_rc parse_time(const hd_clock *cal, const char *s, const char *field, int64_t def,
+                        int64_t *out, hd_err *err) {
     *out = def;
-    if (s && !hd_time_parse(s, out))
+    if (s && !hd_time_parse_in(cal, s, out))
         return hd_err_set(err, HD_EINVAL, field,
                           "must be a date (2026-01-31) or an RFC 3339 time, got '%s'", s);
     return HD_OK;
@@ -261,9 +262,9 @@ static hd_rc parse_params(hd_domain *d, kind_t k, const hd_analytics_query *q, p
     case K_LADDER: {
         int64_t now = hd_now(d);
         p->ladder_relative = !q->from && !q->to;
-        if ((rc = parse_time(q->to, "to", now, &p->to_ms, err)) ||
-            (rc = parse_time(q->from, "from", p->to_ms - LADDER_DEFAULT_DAYS * DAY_MS, &p->from_ms,
-                             err)))
+        if ((rc = parse_time(d->clock, q->to, "to", now, &p->to_ms, err)) ||
+            (rc = parse_time(d->clock, q->from, "from", p->to_ms - LADDER_DEFAULT_DAYS * DAY_MS,
+                             &p->from_ms, err)))
             return rc;
         if (p->from_ms >= p->to_ms) return hd_err_set(err, HD_EINVAL, "from", "must be before to");
         if (!p->ladder_relative) {

@@ -255,7 +255,8 @@ hd_rc hd_spend_option(const json_t *in, bool *has, char *out, size_t cap, hd_err
 
 /* Applies the members of in over a (defaults for create, the stored row for
  * PATCH) and validates the result. */
-static hd_rc auction_apply(const json_t *in, auction *a, bool create, int64_t now, hd_err *err) {
+static hd_rc auction_apply(const json_t *in, const hd_clock *cal, auction *a, bool create,
+                           int64_t now, hd_err *err) {
     hd_rc rc = hd_json_only(in, AUCTION_FIELDS, "an auction", err);
     if (rc) return rc;
     bool present;
@@ -271,11 +272,11 @@ static hd_rc auction_apply(const json_t *in, auction *a, bool create, int64_t no
     if ((rc = hd_spend_title(in, a->title_zh, sizeof a->title_zh, a->title_en, sizeof a->title_en,
                              err)))
         return rc;
-    if ((rc = hd_json_time(in, "starts_at", &present, &v, err))) return rc;
+    if ((rc = hd_json_time(in, "starts_at", cal, &present, &v, err))) return rc;
     if (present) a->starts_at = v;
     if (!present && create)
         return hd_err_set(err, HD_EINVAL, "starts_at", "is required: when bidding opens");
-    if ((rc = hd_json_time(in, "ends_at", &present, &v, err))) return rc;
+    if ((rc = hd_json_time(in, "ends_at", cal, &present, &v, err))) return rc;
     if (present) a->ends_at = a->scheduled_end = v;
     if (!present && create)
         return hd_err_set(err, HD_EINVAL, "ends_at", "is required: when bidding closes");
@@ -392,7 +393,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
     int64_t now = hd_now(d);
     auction a = {0};
     a.increment = 1;
-    hd_rc rc = auction_apply(cc->in, &a, true, now, err);
+    hd_rc rc = auction_apply(cc->in, d->clock, &a, true, now, err);
     if (rc) return rc;
     if ((rc = check_reward(c, d, a.reward_id, err))) return rc;
     a.id = hd_id_next(d->ids);
@@ -550,7 +551,7 @@ static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
                           "the auction opened at %s; only a scheduled auction can be changed", t);
     }
     int64_t reward_before = a.reward_id;
-    if ((rc = auction_apply(pc->in, &a, false, now, err))) return rc;
+    if ((rc = auction_apply(pc->in, pc->d->clock, &a, false, now, err))) return rc;
     if (a.reward_id != reward_before && (rc = check_reward(c, pc->d, a.reward_id, err))) return rc;
     int64_t n = 0;
     hd_val p[16] = {hd_vint(a.reward_id),

@@ -223,7 +223,7 @@ static hd_rc check_options(const json_t *opts, hd_err *err) {
 }
 
 /* Checks the members present in in; create also requires the essentials. */
-static hd_rc check_reward(const json_t *in, bool create, hd_err *err) {
+static hd_rc check_reward(const json_t *in, const hd_clock *cal, bool create, hd_err *err) {
     hd_rc rc = hd_json_only(in, REWARD_FIELDS, "a reward", err);
     if (rc) return rc;
     const char *type, *zh, *en, *cat;
@@ -299,8 +299,8 @@ static hd_rc check_reward(const json_t *in, bool create, hd_err *err) {
     if ((rc = hd_json_str(in, "spec_category", 63, &cat, err))) return rc;
     if ((rc = hd_json_int(in, "coupon_template_id", &present, &n, err))) return rc;
     int64_t s = 0, e = 0;
-    if ((rc = hd_json_time(in, "starts_at", &present, &s, err))) return rc;
-    if ((rc = hd_json_time(in, "ends_at", &present, &e, err))) return rc;
+    if ((rc = hd_json_time(in, "starts_at", cal, &present, &s, err))) return rc;
+    if ((rc = hd_json_time(in, "ends_at", cal, &present, &e, err))) return rc;
     if (s && e && e <= s) return hd_err_set(err, HD_EINVAL, "ends_at", "must be after starts_at");
     json_t *a = json_object_get(in, "active");
     if (a && !json_is_boolean(a))
@@ -532,8 +532,8 @@ static hd_rc reward_save(hd_conn *c, hd_domain *d, int64_t id, const json_t *r, 
     const char *den = json_string_value(json_object_get(desc, "en"));
     int64_t s = 0, e = 0;
     bool has_s = false, has_e = false;
-    hd_json_time(r, "starts_at", &has_s, &s, NULL);
-    hd_json_time(r, "ends_at", &has_e, &e, NULL);
+    hd_json_time(r, "starts_at", d->clock, &has_s, &s, NULL);
+    hd_json_time(r, "ends_at", d->clock, &has_e, &e, NULL);
     json_t *act = json_object_get(r, "active");
     char *tiers_text = json_is_array(tiers) ? hd_json_dump(tiers) : NULL;
     int64_t now = hd_now(d);
@@ -607,7 +607,7 @@ hd_rc hd_reward_create(hd_domain *d, const hd_idem *im, const json_t *in, int *s
                        bool *replayed, hd_err *err) {
     if (!json_is_object(in))
         return hd_err_set(err, HD_EINVAL, "", "the body must be a JSON object");
-    hd_rc rc = check_reward(in, true, err);
+    hd_rc rc = check_reward(in, d->clock, true, err);
     if (rc) return rc;
     reward_ctx rx = {d, in, 0, 0, NULL, NULL};
     return hd_idem_write(d, im, create_cb, &rx, status, out, replayed, err);
@@ -639,7 +639,7 @@ static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
 hd_rc hd_reward_patch(hd_domain *d, int64_t id, const json_t *in, json_t **out, hd_err *err) {
     if (!json_is_object(in))
         return hd_err_set(err, HD_EINVAL, "", "the body must be a JSON object");
-    hd_rc rc = check_reward(in, false, err);
+    hd_rc rc = check_reward(in, d->clock, false, err);
     if (rc) return rc;
     json_t *name = json_object_get(in, "name");
     if (name && json_is_object(name) && json_object_get(name, "zh") &&

@@ -240,7 +240,7 @@ static const char *const SPECIAL_FIELDS[] = {
     "reward_id",    "title",       "points",      "starts_at", "ends_at", "quantity",
     "per_customer", "eligibility", "tier_access", "active",    NULL};
 
-static hd_rc check_special(const json_t *in, bool create, hd_err *err) {
+static hd_rc check_special(const json_t *in, const hd_clock *cal, bool create, hd_err *err) {
     if (!json_is_object(in))
         return hd_err_set(err, HD_EINVAL, "", "the body must be a JSON object");
     hd_rc rc = hd_json_only(in, SPECIAL_FIELDS, "a special", err);
@@ -259,8 +259,8 @@ static hd_rc check_special(const json_t *in, bool create, hd_err *err) {
         return hd_err_set(err, HD_EINVAL, "points", "is required: the special's price in points");
     int64_t s = 0, e = 0;
     bool has_s, has_e;
-    if ((rc = hd_json_time(in, "starts_at", &has_s, &s, err))) return rc;
-    if ((rc = hd_json_time(in, "ends_at", &has_e, &e, err))) return rc;
+    if ((rc = hd_json_time(in, "starts_at", cal, &has_s, &s, err))) return rc;
+    if ((rc = hd_json_time(in, "ends_at", cal, &has_e, &e, err))) return rc;
     if (create && !has_s) return hd_err_set(err, HD_EINVAL, "starts_at", "is required");
     if (create && !has_e) return hd_err_set(err, HD_EINVAL, "ends_at", "is required");
     if ((json_object_get(in, "starts_at") && !has_s) || (json_object_get(in, "ends_at") && !has_e))
@@ -286,8 +286,8 @@ static hd_rc special_save(hd_conn *c, hd_domain *d, int64_t id, const json_t *sp
     int64_t rid = 0, s = 0, e = 0;
     bool present;
     hd_json_int(sp, "reward_id", &present, &rid, NULL);
-    hd_json_time(sp, "starts_at", &present, &s, NULL);
-    hd_json_time(sp, "ends_at", &present, &e, NULL);
+    hd_json_time(sp, "starts_at", d->clock, &present, &s, NULL);
+    hd_json_time(sp, "ends_at", d->clock, &present, &e, NULL);
     if (e <= s) return hd_err_set(err, HD_EINVAL, "ends_at", "must be after starts_at");
     cat_reward r;
     hd_rc rc = cat_reward_load(c, rid, "reward_id", &r, err);
@@ -355,7 +355,7 @@ static hd_rc sp_create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd
 
 hd_rc hd_special_create(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
                         json_t **out, bool *replayed, hd_err *err) {
-    hd_rc rc = check_special(in, true, err);
+    hd_rc rc = check_special(in, d->clock, true, err);
     if (rc) return rc;
     sp_ctx sx = {d, in, 0, NULL, NULL, NULL};
     return hd_idem_write(d, im, sp_create_cb, &sx, status, out, replayed, err);
@@ -383,7 +383,7 @@ static hd_rc sp_patch_cb(hd_conn *c, void *vctx, hd_err *err) {
 }
 
 hd_rc hd_special_patch(hd_domain *d, int64_t id, const json_t *in, json_t **out, hd_err *err) {
-    hd_rc rc = check_special(in, false, err);
+    hd_rc rc = check_special(in, d->clock, false, err);
     if (rc) return rc;
     sp_ctx sx = {d, in, id, NULL, NULL, NULL};
     rc = hd_store_write(d->store, sp_patch_cb, &sx, err);

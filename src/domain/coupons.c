@@ -164,7 +164,7 @@ static const char *const TMPL_FIELDS[] = {
     "name",         "discount", "min_spend", "validity", "claim",
     "per_customer", "quantity", "segment",   "active",   NULL};
 
-static hd_rc check_tmpl(const json_t *in, bool create, hd_err *err) {
+static hd_rc check_tmpl(const json_t *in, const hd_clock *cal, bool create, hd_err *err) {
     if (!json_is_object(in))
         return hd_err_set(err, HD_EINVAL, "", "the body must be a JSON object");
     hd_rc rc = hd_json_only(in, TMPL_FIELDS, "a coupon template", err);
@@ -227,8 +227,8 @@ static hd_rc check_tmpl(const json_t *in, bool create, hd_err *err) {
         }
         int64_t f = 0, t = 0;
         bool hf, ht;
-        if ((rc = hd_json_time(val, "from", &hf, &f, err)) ||
-            (rc = hd_json_time(val, "to", &ht, &t, err))) {
+        if ((rc = hd_json_time(val, "from", cal, &hf, &f, err)) ||
+            (rc = hd_json_time(val, "to", cal, &ht, &t, err))) {
             hd_err_prefix(err, "validity", ".");
             return rc;
         }
@@ -252,8 +252,8 @@ static hd_rc check_tmpl(const json_t *in, bool create, hd_err *err) {
         int64_t s = 0, e = 0;
         bool hs, he;
         if ((rc = hd_json_only(cl, F, "claim", err)) ||
-            (rc = hd_json_time(cl, "starts_at", &hs, &s, err)) ||
-            (rc = hd_json_time(cl, "ends_at", &he, &e, err))) {
+            (rc = hd_json_time(cl, "starts_at", cal, &hs, &s, err)) ||
+            (rc = hd_json_time(cl, "ends_at", cal, &he, &e, err))) {
             hd_err_prefix(err, "claim", ".");
             return rc;
         }
@@ -283,11 +283,11 @@ static hd_rc tmpl_save(hd_conn *c, hd_domain *d, int64_t id, const json_t *t, bo
     int64_t vf = 0, vt = 0, cs = 0, ce = 0;
     bool hvf = false, hvt = false, hcs = false, hce = false;
     if (!days) {
-        hd_json_time(val, "from", &hvf, &vf, NULL);
-        hd_json_time(val, "to", &hvt, &vt, NULL);
+        hd_json_time(val, "from", d->clock, &hvf, &vf, NULL);
+        hd_json_time(val, "to", d->clock, &hvt, &vt, NULL);
     }
-    hd_json_time(cl, "starts_at", &hcs, &cs, NULL);
-    hd_json_time(cl, "ends_at", &hce, &ce, NULL);
+    hd_json_time(cl, "starts_at", d->clock, &hcs, &cs, NULL);
+    hd_json_time(cl, "ends_at", d->clock, &hce, &ce, NULL);
     const char *zh = json_string_value(json_object_get(name, "zh"));
     const char *en = json_string_value(json_object_get(name, "en"));
     const char *seg = json_string_value(json_object_get(t, "segment"));
@@ -359,7 +359,7 @@ static hd_rc tmpl_create_cb(hd_conn *c, void *vctx, int *status, json_t **body, 
 
 hd_rc hd_coupon_template_create(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
                                 json_t **out, bool *replayed, hd_err *err) {
-    hd_rc rc = check_tmpl(in, true, err);
+    hd_rc rc = check_tmpl(in, d->clock, true, err);
     if (rc) return rc;
     cp_ctx cx = {d, in, 0, NULL, NULL, 0, 0};
     return hd_idem_write(d, im, tmpl_create_cb, &cx, status, out, replayed, err);
@@ -388,7 +388,7 @@ static hd_rc tmpl_patch_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 hd_rc hd_coupon_template_patch(hd_domain *d, int64_t id, const json_t *in, json_t **out,
                                hd_err *err) {
-    hd_rc rc = check_tmpl(in, false, err);
+    hd_rc rc = check_tmpl(in, d->clock, false, err);
     if (rc) return rc;
     cp_ctx cx = {d, in, id, NULL, NULL, 0, 0};
     rc = hd_store_write(d->store, tmpl_patch_cb, &cx, err);

@@ -119,7 +119,7 @@ static hd_rc check_tags(const json_t *tags, const char *field, hd_err *err) {
     return HD_OK;
 }
 
-static hd_rc check_consent(const json_t *c, hd_err *err) {
+static hd_rc check_consent(const json_t *c, const hd_clock *cal, hd_err *err) {
     if (!json_is_object(c))
         return hd_err_set(err, HD_EINVAL, "consent", "must be an object of channel: {granted}");
     const char *ch;
@@ -141,7 +141,7 @@ static hd_rc check_consent(const json_t *c, hd_err *err) {
             return hd_err_set(err, HD_EINVAL, field, "source must be a string");
         json_t *at = json_object_get(v, "at");
         int64_t ms;
-        if (at && (!json_is_string(at) || !hd_time_parse(json_string_value(at), &ms)))
+        if (at && (!json_is_string(at) || !hd_time_parse_in(cal, json_string_value(at), &ms)))
             return hd_err_set(err, HD_EINVAL, field, "at must be an RFC 3339 time");
     }
     return HD_OK;
@@ -174,7 +174,7 @@ static const char *const CUSTOMER_FIELDS[] = {
     "external_ids", "attributes", "tags",  "consent", "specs",         NULL};
 
 /* Validates the non-identity fields of a create or patch body. */
-static hd_rc check_fields(const json_t *in, hd_err *err) {
+static hd_rc check_fields(const json_t *in, const hd_clock *cal, hd_err *err) {
     if (!json_is_object(in))
         return hd_err_set(err, HD_EINVAL, "", "the body must be a JSON object");
     hd_rc rc = hd_json_only(in, CUSTOMER_FIELDS, "a customer", err);
@@ -195,12 +195,12 @@ static hd_rc check_fields(const json_t *in, hd_err *err) {
         }
     }
     json_t *consent = json_object_get(in, "consent");
-    if (consent && !json_is_null(consent) && (rc = check_consent(consent, err))) return rc;
+    if (consent && !json_is_null(consent) && (rc = check_consent(consent, cal, err))) return rc;
     return HD_OK;
 }
 
 /* consent input → stored form {"granted":b,"at":"…","source":"…"} per channel */
-static void consent_merge(json_t *stored, const json_t *in, int64_t now) {
+static void consent_merge(json_t *stored, const json_t *in, const hd_clock *cal, int64_t now) {
     const char *ch;
     json_t *v;
     json_object_foreach((json_t *)in, ch, v) {
@@ -210,7 +210,7 @@ static void consent_merge(json_t *stored, const json_t *in, int64_t now) {
         json_object_set_new(e, "granted", json_boolean(granted));
         json_t *at = json_is_object(v) ? json_object_get(v, "at") : NULL;
         int64_t ms = now;
-        if (at) hd_time_parse(json_string_value(at), &ms);
+        if (at) hd_time_parse_in(cal, json_string_value(at), &ms);
         hd_json_set_time(e, "at", ms, true);
         json_t *src = json_is_object(v) ? json_object_get(v, "source") : NULL;
         json_object_set_new(e, "source", json_string(src ? json_string_value(src) : "api"));
@@ -382,7 +382,7 @@ hd_rc hd__customer_insert(hd_conn *c, hd_domain *d, int64_t id, const json_t *in
     json_t *specs = in ? json_object_get(in, "specs") : NULL;
     json_t *consent_in = in ? json_object_get(in, "consent") : NULL;
     json_t *consent = json_object();
-    if (consent_in && json_is_object(consent_in)) consent_merge(consent, consent_in, now);
+    if (consent_in && json_is_object(consent_in)) consent_merge(consent, consent_in, d->clock, now);
     char *a = json_is_object(attrs) ? hd_json_dump(attrs) : strdup("{}");
     char *s = json_is_object(specs) ? hd_json_dump(specs) : strdup("{}");
     char *cs = hd_json_dump(consent);
@@ -440,7 +440,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
 
 hd_rc hd_customer_create(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
                          json_t **out, bool *replayed, int64_t *existing_id, hd_err *err) {
-    hd_rc rc = check_fields(in, err);
+    hd_rc rc = check_fields(in, d->clock, err);
     if (rc) return rc;
     create_ctx cc = {.d = d, .in = in};
     rc = hd_idents_parse(in, "", cc.ids, &cc.nids, err);
@@ -521,7 +521,7 @@ static hd_rc patch_json_col(hd_conn *c, patch_ctx *pc, const char *field, int64_
     hd_rc rc = load_json_col(c, sel, pc->id, &cur, err);
     if (rc) return rc;
     if (strcmp(field, "consent") == 0) {
-        consent_merge(cur, v, now);
+        consent_merge(cur, v, pc->d->clock, now);
     } else if (strcmp(field, "specs") == 0) {
         /* per category, specs merge key by key */
         const char *cat;
@@ -618,7 +618,7 @@ static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 hd_rc hd_customer_patch(hd_domain *d, int64_t id, const json_t *in, json_t **out, int64_t *moved_to,
                         hd_err *err) {
-    hd_rc rc = check_fields(in, err);
+    hd_rc rc = check_fields(in, d->clock, err);
     if (rc) return rc;
     patch_ctx pc = {.d = d, .id = id, .in = in};
     if ((rc = hd_idents_parse(in, "", pc.ids, &pc.nids, err))) return rc;

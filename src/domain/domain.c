@@ -263,12 +263,12 @@ hd_rc hd_json_int(const json_t *obj, const char *field, bool *present, int64_t *
     return HD_OK;
 }
 
-hd_rc hd_json_time(const json_t *obj, const char *field, bool *present, int64_t *out_ms,
-                   hd_err *err) {
+hd_rc hd_json_time(const json_t *obj, const char *field, const hd_clock *cal, bool *present,
+                   int64_t *out_ms, hd_err *err) {
     *present = false;
     json_t *v = json_object_get(obj, field);
     if (!v || json_is_null(v)) return HD_OK;
-    if (!json_is_string(v) || !hd_time_parse(json_string_value(v), out_ms))
+    if (!json_is_string(v) || !hd_time_parse_in(cal, json_string_value(v), out_ms))
         return hd_err_set(err, HD_EINVAL, field,
                           "must be an RFC 3339 time such as 2026-01-01T08:00:00+08:00");
     *present = true;

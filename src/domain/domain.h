@@ -149,9 +149,10 @@ hd_rc hd_json_str(const json_t *obj, const char *field, size_t max_chars, const 
                   hd_err *err);
 /* Optional integer member (JSON integer or a string of digits for ids). */
 hd_rc hd_json_int(const json_t *obj, const char *field, bool *present, int64_t *out, hd_err *err);
-/* Optional RFC 3339 time member. */
-hd_rc hd_json_time(const json_t *obj, const char *field, bool *present, int64_t *out_ms,
-                   hd_err *err);
+/* Optional time member: RFC 3339, or a bare date / "YYYY-MM-DD HH:MM:SS"
+ * on the brand's calendar cal (hd_time_parse_in). */
+hd_rc hd_json_time(const json_t *obj, const char *field, const hd_clock *cal, bool *present,
+                   int64_t *out_ms, hd_err *err);
 /* Rejects members of obj not named in allowed (NULL-terminated). */
 hd_rc hd_json_only(const json_t *obj, const char *const *allowed, const char *where, hd_err *err);
 /* Sets obj[key] to the id as a decimal string. */

@@ -95,7 +95,7 @@ static hd_rc validate(hd_domain *d, const json_t *in, ev_in *e, hd_err *err) {
     if ((rc = hd_json_str(in, "key", HD_EVENT_KEY_MAX, &e->key, err))) return rc;
     if (e->key && !*e->key) return hd_err_set(err, HD_EINVAL, "key", "must not be empty");
     bool present;
-    if ((rc = hd_json_time(in, "occurred_at", &present, &e->occurred_at, err))) return rc;
+    if ((rc = hd_json_time(in, "occurred_at", d->clock, &present, &e->occurred_at, err))) return rc;
     if (!present) e->occurred_at = hd_now(d);
 
     json_t *cust = json_object_get(in, "customer");

@@ -258,8 +258,8 @@ static hd_rc read_bounded(const json_t *in, const char *field, bool *present, in
 }
 
 /* Reads an optional time member; explicit null clears it. */
-static hd_rc read_opt_time(const json_t *in, const char *field, bool *has, int64_t *v,
-                           hd_err *err) {
+static hd_rc read_opt_time(const json_t *in, const char *field, const hd_clock *cal, bool *has,
+                           int64_t *v, hd_err *err) {
     json_t *j = json_object_get(in, field);
     if (!j) return HD_OK;
     if (json_is_null(j)) {
@@ -268,7 +268,7 @@ static hd_rc read_opt_time(const json_t *in, const char *field, bool *has, int64
         return HD_OK;
     }
     bool present;
-    hd_rc rc = hd_json_time(in, field, &present, v, err);
+    hd_rc rc = hd_json_time(in, field, cal, &present, v, err);
     if (!rc) *has = true;
     return rc;
 }
@@ -322,8 +322,9 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
     if (g.stock < g.group_size)
         return hd_err_set(err, HD_EINVAL, "stock", "must cover at least one group of %lld",
                           (long long)g.group_size);
-    if ((rc = read_opt_time(in, "starts_at", &g.has_starts, &g.starts_at, err))) return rc;
-    if ((rc = read_opt_time(in, "ends_at", &g.has_ends, &g.ends_at, err))) return rc;
+    if ((rc = read_opt_time(in, "starts_at", cc->d->clock, &g.has_starts, &g.starts_at, err)))
+        return rc;
+    if ((rc = read_opt_time(in, "ends_at", cc->d->clock, &g.has_ends, &g.ends_at, err))) return rc;
     if (g.has_ends && g.ends_at <= now)
         return hd_err_set(err, HD_EINVAL, "ends_at", "must be in the future");
     if (g.has_ends && g.has_starts && g.ends_at <= g.starts_at)
@@ -457,7 +458,8 @@ static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
     deal g;
     if ((rc = deal_load(c, pc->id, &g, err))) return rc;
     if ((rc = read_active(pc->in, &g.active, err))) return rc;
-    if ((rc = read_opt_time(pc->in, "ends_at", &g.has_ends, &g.ends_at, err))) return rc;
+    if ((rc = read_opt_time(pc->in, "ends_at", pc->d->clock, &g.has_ends, &g.ends_at, err)))
+        return rc;
     if (json_object_get(pc->in, "ends_at") && g.has_ends && g.ends_at <= now)
         return hd_err_set(err, HD_EINVAL, "ends_at", "must be in the future");
     if ((rc = hd_spend_title(pc->in, g.title_zh, sizeof g.title_zh, g.title_en, sizeof g.title_en,

@@ -614,7 +614,7 @@ static const char *const FIELDS[] = {"name",     "event_type", "condition", "for
                                      "currency", "caps",       "starts_at", "ends_at",
                                      "priority", "stackable",  "active",    NULL};
 
-static hd_rc check(const json_t *in, bool create, hd_err *err) {
+static hd_rc check(const json_t *in, const hd_clock *cal, bool create, hd_err *err) {
     if (!json_is_object(in))
         return hd_err_set(err, HD_EINVAL, "", "the body must be a JSON object");
     hd_rc rc = hd_json_only(in, FIELDS, "a rule", err);
@@ -651,8 +651,8 @@ static hd_rc check(const json_t *in, bool create, hd_err *err) {
     }
     bool present;
     int64_t s = 0, e = 0;
-    if ((rc = hd_json_time(in, "starts_at", &present, &s, err))) return rc;
-    if ((rc = hd_json_time(in, "ends_at", &present, &e, err))) return rc;
+    if ((rc = hd_json_time(in, "starts_at", cal, &present, &s, err))) return rc;
+    if ((rc = hd_json_time(in, "ends_at", cal, &present, &e, err))) return rc;
     if (s && e && e <= s) return hd_err_set(err, HD_EINVAL, "ends_at", "must be after starts_at");
     json_t *v = json_object_get(in, "priority");
     if (v && (!json_is_integer(v) || json_integer_value(v) < -1000 || json_integer_value(v) > 1000))
@@ -724,8 +724,8 @@ static hd_rc save(hd_conn *c, hd_domain *d, int64_t id, const json_t *r, bool in
     int64_t s = 0, e = 0;
     const char *ss = json_string_value(json_object_get(r, "starts_at"));
     const char *es = json_string_value(json_object_get(r, "ends_at"));
-    if (ss) hd_time_parse(ss, &s);
-    if (es) hd_time_parse(es, &e);
+    if (ss) hd_time_parse_in(d->clock, ss, &s);
+    if (es) hd_time_parse_in(d->clock, es, &e);
     json_t *pr = json_object_get(r, "priority"), *st = json_object_get(r, "stackable"),
            *ac = json_object_get(r, "active");
     const char *cur = json_string_value(json_object_get(r, "currency"));
@@ -788,7 +788,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, hd_err *err) {
 }
 
 hd_rc hd_rule_create(hd_domain *d, const json_t *in, int *status, json_t **out, hd_err *err) {
-    hd_rc rc = check(in, true, err);
+    hd_rc rc = check(in, d->clock, true, err);
     if (rc) return rc;
     rule_ctx r = {d, in, 0, NULL};
     rc = hd_store_write(d->store, create_cb, &r, err);
@@ -823,7 +823,7 @@ static hd_rc patch_cb(hd_conn *c, void *vctx, hd_err *err) {
 }
 
 hd_rc hd_rule_patch(hd_domain *d, int64_t id, const json_t *in, json_t **out, hd_err *err) {
-    hd_rc rc = check(in, false, err);
+    hd_rc rc = check(in, d->clock, false, err);
     if (rc) return rc;
     rule_ctx r = {d, in, id, NULL};
     rc = hd_store_write(d->store, patch_cb, &r, err);
@@ -909,7 +909,7 @@ static hd_rc sim_cb(hd_conn *c, void *vctx, hd_err *err) {
     hd_event e = {0, cid, type ? type : "", tp ? tp : "", hd_now(sc->d), props, NULL, 0};
     bool has_at;
     int64_t at;
-    if (hd_json_time(ev, "occurred_at", &has_at, &at, NULL) == HD_OK && has_at)
+    if (hd_json_time(ev, "occurred_at", sc->d->clock, &has_at, &at, NULL) == HD_OK && has_at)
         e.occurred_at_ms = at;
     env en = {c, &e, cid, false, NULL, {0}, NULL, 0};
     size_t nl = json_array_size(json_object_get(props, "lines"));

@@ -195,7 +195,8 @@ static hd_rc read_bounded(const json_t *in, const char *field, bool *present, in
     return HD_OK;
 }
 
-static hd_rc trial_parse(const json_t *in, trial *t, int64_t now, hd_err *err) {
+static hd_rc trial_parse(const json_t *in, const hd_clock *cal, trial *t, int64_t now,
+                         hd_err *err) {
     hd_rc rc = hd_json_only(in, TRIAL_FIELDS, "a trial", err);
     if (rc) return rc;
     bool present;
@@ -211,10 +212,11 @@ static hd_rc trial_parse(const json_t *in, trial *t, int64_t now, hd_err *err) {
     if (!present) return hd_err_set(err, HD_EINVAL, "units", "is required: K units to give");
     if ((rc = read_bounded(in, "price", &present, &t->price, 0, HD_AMOUNT_MAX, err))) return rc;
     if ((rc = read_bounded(in, "bonus", &present, &t->bonus, 0, HD_AMOUNT_MAX, err))) return rc;
-    if ((rc = hd_json_time(in, "apply_starts_at", &present, &t->apply_starts_at, err))) return rc;
+    if ((rc = hd_json_time(in, "apply_starts_at", cal, &present, &t->apply_starts_at, err)))
+        return rc;
     if (!present)
         return hd_err_set(err, HD_EINVAL, "apply_starts_at", "is required: when applying opens");
-    if ((rc = hd_json_time(in, "apply_ends_at", &present, &t->apply_ends_at, err))) return rc;
+    if ((rc = hd_json_time(in, "apply_ends_at", cal, &present, &t->apply_ends_at, err))) return rc;
     if (!present)
         return hd_err_set(err, HD_EINVAL, "apply_ends_at", "is required: when applying closes");
     if (t->apply_ends_at <= t->apply_starts_at)
@@ -260,7 +262,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
     int64_t now = hd_now(d);
     trial *t = calloc(1, sizeof *t);
     if (!t) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
-    hd_rc rc = trial_parse(cc->in, t, now, err);
+    hd_rc rc = trial_parse(cc->in, d->clock, t, now, err);
     if (rc) goto done;
     hd_reward_info ri;
     rc = hd_reward_get_in(c, d, t->reward_id, &ri, err);

@@ -97,6 +97,19 @@ static void test_brand_calendar(void **state) {
     hd_clock_set_utc_offset(c, 0);
     assert_int_equal(hd_local_month_start(c, at("2026-03-31T23:00:00Z")),
                      at("2026-03-01T00:00:00Z"));
+    /* a time naming no offset is the brand's; one that names it is what it says */
+    int64_t ms = 0;
+    hd_clock_set_utc_offset(c, 480);
+    assert_true(hd_time_parse_in(c, "2026-03-01", &ms));
+    assert_int_equal(ms, at("2026-02-28T16:00:00Z"));
+    assert_true(hd_time_parse_in(c, "2026-03-01 12:30:00", &ms));
+    assert_int_equal(ms, at("2026-03-01T04:30:00Z"));
+    assert_true(hd_time_parse_in(c, "2026-03-01T12:30:00Z", &ms));
+    assert_int_equal(ms, at("2026-03-01T12:30:00Z"));
+    assert_true(hd_time_parse_in(c, "2026-03-01T12:30:00-05:00", &ms));
+    assert_int_equal(ms, at("2026-03-01T17:30:00Z"));
+    assert_false(hd_time_parse_in(c, "2026-03-01T12:30:00", &ms));
+    assert_false(hd_time_parse_in(c, "2026-02-30", &ms));
     hd_clock_free(c);
 
     int v = 1;

@@ -347,6 +347,16 @@ static void test_orders_import_and_rerun(void **state) {
            "occurred_at LIMIT 1",
            &p, 1, s, sizeof s);
     assert_string_equal(s, "import:order:D001");
+    /* times without an offset are the brand's (+08:00): a till's export means Beijing time */
+    assert_int_equal(
+        q_int(f->db, "SELECT occurred_at FROM orders WHERE order_id = 'D003'", NULL, 0),
+        1772944200000LL); /* 2026-03-08T04:30:00Z */
+    assert_int_equal(
+        q_int(f->db, "SELECT occurred_at FROM orders WHERE order_id = 'D001'", NULL, 0),
+        1767542400000LL); /* 2026-01-04T16:00:00Z, midnight on the 5th there */
+    assert_int_equal(
+        q_int(f->db, "SELECT occurred_at FROM orders WHERE order_id = 'D002'", NULL, 0),
+        1769911200000LL); /* 2026-02-01T10:00:00+08:00 as written */
     /* again: nothing new, every order skipped as already imported */
     assert_int_equal(run(f, (const char *[]){"import", "orders", csv, "--db", f->db, NULL}), 0);
     assert_non_null(strstr(f->out, "skipped     4 (3 orders already imported)"));

@@ -287,7 +287,7 @@ async function specials(body, ctx) {
       el('a', { href: `#/points/specials?month=${shiftMonth(month, -1)}`, class: 'prev-month' }, '‹'),
       el('strong', { class: 'cal-month' }, month),
       el('a', { href: `#/points/specials?month=${shiftMonth(month, 1)}`, class: 'next-month' }, '›'),
-      el('span', { class: 'muted' }, t('specials.utc'))),
+      el('span', { class: 'muted' }, t('specials.brandDays'))),
     el('div', { class: 'calendar' }, weekdays.map((w) => el('div', { class: 'wd' }, w)), cells));
   const fields = await specialFields(null);
   const fieldsEdit = await specialFields({});
