@@ -6,6 +6,7 @@
 
 #include "api/api_int.h"
 #include "domain/analytics_api.h"
+#include "domain/brand.h"
 #include "domain/customers.h"
 #include "domain/events.h"
 #include "domain/touchpoints.h"
@@ -315,10 +316,31 @@ static void h_test_clock(hd_req *r, hd_resp *w) {
     json_decref(in);
 }
 
+/* ---- the brand's settings ---- */
+
+static void h_brand_get(hd_req *r, hd_resp *w) {
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_brand_get(r->d, &out, &err);
+    hd_resp_result(w, rc, &err, 200, out, false);
+}
+
+static void h_brand_patch(hd_req *r, hd_resp *w) {
+    json_t *in = hd_req_json(r, w);
+    if (!in) return;
+    hd_err err;
+    json_t *out = NULL;
+    hd_rc rc = hd_brand_patch(r->d, in, &out, &err);
+    json_decref(in);
+    hd_resp_result(w, rc, &err, 200, out, false);
+}
+
 /* More specific paths come before {id} patterns. */
 static const hd_route routes[] = {
     {"GET", "/v1/health", NULL, h_health, false},
     {"GET", "/v1/openapi.json", NULL, h_openapi, false},
+    {"GET", "/v1/brand", "auth", h_brand_get, false},
+    {"PATCH", "/v1/brand", "admin:write", h_brand_patch, false},
     {"POST", "/v1/customers", "customers:write", h_customer_create, false},
     {"GET", "/v1/customers", "customers:read", h_customer_search, false},
     {"GET", "/v1/customers/duplicates", "customers:read", h_customer_duplicates, false},

@@ -72,6 +72,11 @@ int64_t hd_local_month_start(const hd_clock *c, int64_t ms);
  * hd_days_from_civil takes). */
 int64_t hd_local_date_ms(const hd_clock *c, int y, int m, int d);
 
+/* hd_local_day and hd_local_day_ms for an offset read once
+ * (hd_clock_utc_offset), when one answer needs several of them. */
+int64_t hd_cal_day(int offset_min, int64_t ms);
+int64_t hd_cal_day_ms(int offset_min, int64_t day);
+
 /* "+08:00", "-05:30", "+0800", "Z" or "UTC" to minutes east of UTC; false
  * for anything else or beyond +-14:00. */
 bool hd_utc_offset_parse(const char *s, int *minutes);

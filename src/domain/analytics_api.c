@@ -70,8 +70,9 @@ static json_t *jfen(double v) {
     return isfinite(v) ? json_integer((json_int_t)llround(v)) : json_null();
 }
 
-/* Purchase days are the brand's: two orders on one Beijing evening are one day. */
-static int64_t day_of(const hd_domain *d, int64_t ms) { return hd_local_day(d->clock, ms); }
+/* Purchase days are the brand's: two orders on one Beijing evening are one day.
+ * off is its UTC offset, read once per analysis. */
+static int64_t day_of(int off, int64_t ms) { return hd_cal_day(off, ms); }
 
 static hd_rc oom(hd_err *err) { return hd_err_set(err, HD_ENOMEM, "", "out of memory"); }
 
@@ -391,7 +392,7 @@ static hd_rc progress_set(progress *pr, double f, hd_err *err) {
 /* ---- loading orders ---- */
 
 typedef struct orders {
-    const hd_domain *d;
+    int off; /* the brand's UTC offset, minutes */
     int64_t as_of_ms;
     size_t n, cap;
     int64_t *cust, *day;
@@ -422,7 +423,7 @@ static hd_rc orders_cb(hd_conn *c, void *vctx, hd_err *err) {
             return oom(err);
         }
         o->cust[o->n] = hd_rows_int(r, 0);
-        o->day[o->n] = day_of(o->d, hd_rows_int(r, 1));
+        o->day[o->n] = day_of(o->off, hd_rows_int(r, 1));
         o->amount[o->n] = (double)hd_rows_int(r, 2);
         o->n++;
     }
@@ -432,7 +433,7 @@ static hd_rc orders_cb(hd_conn *c, void *vctx, hd_err *err) {
 
 static hd_rc load_orders(hd_domain *d, int64_t as_of_ms, orders *o, hd_err *err) {
     memset(o, 0, sizeof *o);
-    o->d = d;
+    o->off = hd_clock_utc_offset(d->clock);
     o->as_of_ms = as_of_ms;
     return hd_store_read(d->store, orders_cb, o, err);
 }
@@ -540,7 +541,7 @@ static hd_rc run_rfm(hd_domain *d, const params *p, progress *pr, int64_t now, j
     size_t n = 0;
     hd_rc rc = load_orders(d, now, &o, err);
     if (!rc) rc = progress_set(pr, 0.3, err);
-    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(d, now), &in, &n, err);
+    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(o.off, now), &in, &n, err);
     if (!rc && n && !(sc = malloc(n * sizeof *sc))) rc = oom(err);
     if (!rc && n) rc = hd_rfm_score_all(in, n, sc, err);
     if (!rc) rc = progress_set(pr, 0.5, err);
@@ -640,7 +641,7 @@ static hd_rc run_pareto(hd_domain *d, const params *p, progress *pr, int64_t now
     size_t n = 0;
     hd_rc rc = load_orders(d, now, &o, err);
     if (!rc) rc = progress_set(pr, 0.5, err);
-    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(d, now), &in, &n, err);
+    if (!rc) rc = hd_rfm_summarize(o.cust, o.day, o.amount, o.n, day_of(o.off, now), &in, &n, err);
     if (!rc && n && !(rev = malloc(n * sizeof *rev))) rc = oom(err);
     if (rc) goto done;
     double total = 0;
@@ -735,7 +736,7 @@ static hd_rc run_clv(hd_domain *d, const params *p, progress *pr, int64_t now, j
     hd_rc rc = load_orders(d, now, &o, err);
     if (!rc) rc = progress_set(pr, 0.2, err);
     if (!rc)
-        rc = hd_clv_summarize(o.cust, o.day, o.amount, o.n, day_of(d, now), HD_CLV_WEEK, &s, &n,
+        rc = hd_clv_summarize(o.cust, o.day, o.amount, o.n, day_of(o.off, now), HD_CLV_WEEK, &s, &n,
                               err);
     if (rc) goto done;
     if (n == 0) {

@@ -3,17 +3,26 @@
 
 typedef struct brand_ctx {
     hd_domain *d;
-    int64_t minutes;
+    int64_t minutes, updated_at;
 } brand_ctx;
 
 static hd_rc load_cb(hd_conn *c, void *ctx, hd_err *err) {
     brand_ctx *b = ctx;
-    return hd_query_int(c, "SELECT utc_offset_min FROM brand WHERE id = 1", NULL, 0, &b->minutes,
-                        err);
+    hd_rows *r;
+    hd_rc rc =
+        hd_query(c, "SELECT utc_offset_min, updated_at FROM brand WHERE id = 1", NULL, 0, &r, err);
+    if (rc) return rc;
+    int got = hd_rows_next(r, err);
+    if (got == 1) {
+        b->minutes = hd_rows_int(r, 0);
+        b->updated_at = hd_rows_int(r, 1);
+    }
+    hd_rows_free(r);
+    return got < 0 ? err->rc : got == 0 ? HD_ENOTFOUND : HD_OK;
 }
 
 hd_rc hd_brand_load(hd_domain *d, hd_err *err) {
-    brand_ctx b = {d, HD_UTC_OFFSET_DEFAULT_MIN};
+    brand_ctx b = {d, HD_UTC_OFFSET_DEFAULT_MIN, 0};
     hd_rc rc = hd_store_read(d->store, load_cb, &b, err);
     if (rc == HD_ENOTFOUND) { /* the row was deleted by hand: the default */
         hd_err_clear(err);
@@ -37,10 +46,44 @@ static hd_rc set_cb(hd_conn *c, void *ctx, hd_err *err) {
 hd_rc hd_brand_set_utc_offset(hd_domain *d, int minutes, hd_err *err) {
     if (minutes < -HD_UTC_OFFSET_MAX_MIN || minutes > HD_UTC_OFFSET_MAX_MIN)
         return hd_err_set(err, HD_EINVAL, "utc_offset", "must be within -14:00 and +14:00");
-    brand_ctx b = {d, minutes};
+    brand_ctx b = {d, minutes, 0};
     hd_rc rc = hd_store_write(d->store, set_cb, &b, err);
     if (!rc) hd_clock_set_utc_offset(d->clock, minutes);
     return rc;
+}
+
+hd_rc hd_brand_get(hd_domain *d, json_t **out, hd_err *err) {
+    *out = NULL;
+    brand_ctx b = {d, HD_UTC_OFFSET_DEFAULT_MIN, 0};
+    hd_rc rc = hd_store_read(d->store, load_cb, &b, err);
+    if (rc == HD_ENOTFOUND) {
+        hd_err_clear(err);
+        rc = HD_OK;
+    }
+    if (rc) return rc;
+    char off[8];
+    hd_utc_offset_format((int)b.minutes, off);
+    *out = json_pack("{s:s}", "utc_offset", off);
+    hd_json_set_time(*out, "updated_at", b.updated_at, b.updated_at > 0);
+    return HD_OK;
+}
+
+hd_rc hd_brand_patch(hd_domain *d, const json_t *in, json_t **out, hd_err *err) {
+    *out = NULL;
+    static const char *const allowed[] = {"utc_offset", NULL};
+    if (!json_is_object(in)) return hd_err_set(err, HD_EINVAL, "", "send a JSON object");
+    hd_rc rc = hd_json_only(in, allowed, "the brand's settings", err);
+    if (rc) return rc;
+    const char *s = NULL;
+    if ((rc = hd_json_str(in, "utc_offset", 16, &s, err))) return rc;
+    if (s) {
+        int minutes;
+        if (!hd_utc_offset_parse(s, &minutes))
+            return hd_err_set(err, HD_EINVAL, "utc_offset",
+                              "must be like \"+08:00\" or \"-05:30\", within -14:00 and +14:00");
+        if ((rc = hd_brand_set_utc_offset(d, minutes, err))) return rc;
+    }
+    return hd_brand_get(d, out, err);
 }
 
 hd_rc hd_brand_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {

@@ -15,6 +15,11 @@ hd_rc hd_brand_load(hd_domain *d, hd_err *err);
 /* Sets it (minutes east of UTC, within +-HD_UTC_OFFSET_MAX_MIN; HD_EINVAL
  * naming "utc_offset" otherwise), in the store and in d's clock. */
 hd_rc hd_brand_set_utc_offset(hd_domain *d, int minutes, hd_err *err);
+/* {"utc_offset":"+08:00","updated_at":…} as the store has it. */
+hd_rc hd_brand_get(hd_domain *d, json_t **out, hd_err *err);
+/* Changes what in gives ({"utc_offset":"-05:00"}, nothing else) and answers
+ * like hd_brand_get. HD_EINVAL naming the field for anything malformed. */
+hd_rc hd_brand_patch(hd_domain *d, const json_t *in, json_t **out, hd_err *err);
 /* A job: hd_brand_load. */
 hd_rc hd_brand_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err);
 

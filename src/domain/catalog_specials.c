@@ -510,9 +510,8 @@ static hd_rc sp_calendar_cb(hd_conn *c, void *vctx, hd_err *err) {
     int64_t first = hd_days_from_civil(y, m, 1);
     int64_t next = m == 12 ? hd_days_from_civil(y + 1, 1, 1) : hd_days_from_civil(y, m + 1, 1);
     /* the brand's month and days */
-    const hd_clock *cal = sx->d->clock;
-    int64_t from = hd_local_day_ms(cal, first), to = hd_local_day_ms(cal, next),
-            now = hd_now(sx->d);
+    int off = hd_clock_utc_offset(sx->d->clock);
+    int64_t from = hd_cal_day_ms(off, first), to = hd_cal_day_ms(off, next), now = hd_now(sx->d);
     hd_val p[2] = {hd_vint(to), hd_vint(from)};
     hd_rows *r;
     hd_rc rc = hd_query(c,
@@ -530,7 +529,7 @@ static hd_rc sp_calendar_cb(hd_conn *c, void *vctx, hd_err *err) {
     }
     json_t *days = json_array();
     for (int64_t day = first; day < next; day++) {
-        int64_t ds = hd_local_day_ms(cal, day), de = hd_local_day_ms(cal, day + 1);
+        int64_t ds = hd_cal_day_ms(off, day), de = hd_cal_day_ms(off, day + 1);
         int yy, mm, dd;
         hd_civil_from_days(day, &yy, &mm, &dd);
         char date[16];

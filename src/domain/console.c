@@ -112,8 +112,9 @@ hd_rc hd_console_overview(hd_domain *d, int days, json_t **out, hd_err *err) {
         return hd_err_set(err, HD_EINVAL, "days", "must be %d to %d, got %d", HD_CONSOLE_DAYS_MIN,
                           HD_CONSOLE_DAYS_MAX, days);
     overview_ctx o = {.d = d, .days = days, .now = hd_now(d)};
-    int64_t today = hd_local_day_start(d->clock, o.now); /* the brand's days */
-    o.to = today + DAY_MS;
+    int off = hd_clock_utc_offset(d->clock); /* the brand's days */
+    int64_t today = hd_cal_day(off, o.now);
+    o.to = hd_cal_day_ms(off, today + 1);
     o.from = o.to - (int64_t)days * DAY_MS;
     o.series = calloc((size_t)(S_COUNT * days), sizeof *o.series);
     if (!o.series) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
@@ -139,7 +140,7 @@ hd_rc hd_console_overview(hd_domain *d, int days, json_t **out, hd_err *err) {
         json_t *e = json_object();
         char t[16];
         int y, m, dd;
-        hd_local_civil(d->clock, o.from + (int64_t)i * DAY_MS, &y, &m, &dd);
+        hd_civil_from_days(today - days + 1 + i, &y, &m, &dd);
         snprintf(t, sizeof t, "%04d-%02d-%02d", y, m, dd);
         json_object_set_new(e, "date", json_string(t));
         for (int s = 0; s < S_COUNT; s++)

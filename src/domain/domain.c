@@ -270,7 +270,8 @@ hd_rc hd_json_time(const json_t *obj, const char *field, const hd_clock *cal, bo
     if (!v || json_is_null(v)) return HD_OK;
     if (!json_is_string(v) || !hd_time_parse_in(cal, json_string_value(v), out_ms))
         return hd_err_set(err, HD_EINVAL, field,
-                          "must be an RFC 3339 time such as 2026-01-01T08:00:00+08:00");
+                          "must be an RFC 3339 time such as 2026-01-01T08:00:00+08:00, or a "
+                          "date (2026-01-01, the brand's midnight)");
     *present = true;
     return HD_OK;
 }

@@ -99,18 +99,18 @@ static int64_t paid_through(int64_t total, int n, int k) {
 }
 
 /* When instalment k falls due for a plan started at start: the same time of
- * day, k-1 weeks or calendar months later on the brand's calendar (cal; the
- * 31st becomes the last day of a shorter month). */
-static int64_t due_at(const hd_clock *cal, int64_t start, const char *period, int k) {
+ * day, k-1 weeks or calendar months later on the brand's calendar (off, its
+ * UTC offset in minutes; the 31st becomes the last day of a shorter month). */
+static int64_t due_at(int off, int64_t start, const char *period, int k) {
     if (strcmp(period, "week") == 0) return start + (int64_t)(k - 1) * 7 * DAY_MS;
-    int64_t day = hd_local_day(cal, start), tod = start - hd_local_day_ms(cal, day);
+    int64_t day = hd_cal_day(off, start), tod = start - hd_cal_day_ms(off, day);
     int y, m, d;
     hd_civil_from_days(day, &y, &m, &d);
     int months = y * 12 + (m - 1) + (k - 1), next = months + 1;
     int64_t first = hd_days_from_civil(months / 12, months % 12 + 1, 1);
     int64_t dim = hd_days_from_civil(next / 12, next % 12 + 1, 1) - first;
     if (d > dim) d = (int)dim;
-    return hd_local_day_ms(cal, first + d - 1) + tod;
+    return hd_cal_day_ms(off, first + d - 1) + tod;
 }
 
 /* ---- JSON ---- */
@@ -358,7 +358,8 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
     p.paid = first;
     p.paid_count = 1;
     p.held = rest;
-    p.next_due_at = due_at(d->clock, now, p.period, 2);
+    int off = hd_clock_utc_offset(d->clock); /* one calendar for the whole schedule */
+    p.next_due_at = due_at(off, now, p.period, 2);
 
     char ref[48];
     snprintf(ref, sizeof ref, "instalment:%lld", (long long)p.id);
@@ -402,7 +403,7 @@ static hd_rc create_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_er
         sv[nv++] = hd_vint(p.id);
         sv[nv++] = hd_vint(k);
         sv[nv++] = hd_vint(amount_of(p.total, p.n, k));
-        sv[nv++] = hd_vint(due_at(d->clock, now, p.period, k));
+        sv[nv++] = hd_vint(due_at(off, now, p.period, k));
         sv[nv++] = k == 1 ? hd_vint(now) : hd_vnull();
         sv[nv++] = k == 1 ? hd_vint(first_id) : hd_vnull();
     }
@@ -457,15 +458,28 @@ hd_rc hd_instalment_create(hd_domain *d, const hd_idem *im, const json_t *in, in
  * plan's arrears are charged when they fit, and the hold re-placed when the
  * rest fits too, which makes the plan active again. */
 static hd_rc collect_in(hd_conn *c, hd_domain *d, plan *p, int64_t now, hd_err *err) {
+    /* the due dates the plan was made with, as the member sees them - not
+     * worked out again on a calendar that may have changed since */
+    int64_t dues[12] = {0};
+    hd_val v = hd_vint(p->id);
+    hd_rows *r;
+    hd_rc rc =
+        hd_query(c, "SELECT n, due_at FROM instalment_schedule WHERE plan_id = ?", &v, 1, &r, err);
+    if (rc) return rc;
+    int got;
+    while ((got = hd_rows_next(r, err)) == 1)
+        if (hd_rows_int(r, 0) >= 1 && hd_rows_int(r, 0) <= 12)
+            dues[hd_rows_int(r, 0) - 1] = hd_rows_int(r, 1);
+    hd_rows_free(r);
+    if (got < 0) return err->rc;
     int k = p->paid_count;
-    while (k < p->n && due_at(d->clock, p->created_at, p->period, k + 1) <= now) k++;
-    p->next_due_at = k < p->n ? due_at(d->clock, p->created_at, p->period, k + 1) : 0;
+    while (k < p->n && k < 12 && dues[k] <= now) k++;
+    p->next_due_at = k < p->n ? dues[k] : 0;
     if (k == p->paid_count) return plan_save(c, p, now, err);
     int64_t amount = paid_through(p->total, p->n, k) - p->paid;
     int64_t rest = p->total - paid_through(p->total, p->n, k);
     bool active = strcmp(p->status, "active") == 0, guaranteed = false;
     char key[96], why[HD_ERR_MSG_MAX] = "";
-    hd_rc rc;
     if (active && p->hold_id) {
         rc = hd_ledger_resolve_in(c, d, p->hold_id, false, err);
         if (!rc)

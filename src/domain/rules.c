@@ -436,23 +436,28 @@ static hd_rc eval_rule(env *en, const crule *r, bool *match, int64_t *points, hd
 
 /* ---- awarding ---- */
 
-/* Caps count what the rule gave since the start of the brand's day or month
- * holding the event. */
+/* Caps count what the rule gave within the brand's day or month holding the
+ * event (an event sent late counts against its own day, not today's). */
 static hd_rc capped(hd_conn *c, hd_domain *d, const crule *r, int64_t cid, int64_t at,
                     int64_t *points, hd_err *err) {
+    int off = hd_clock_utc_offset(d->clock), y, m, dd;
+    int64_t day = hd_cal_day(off, at);
+    hd_civil_from_days(day, &y, &m, &dd);
+    int64_t month = hd_days_from_civil(y, m, 1),
+            next = m == 12 ? hd_days_from_civil(y + 1, 1, 1) : hd_days_from_civil(y, m + 1, 1);
     hd_rc rc;
     for (int k = 0; k < 2; k++) {
         bool has = k == 0 ? r->has_day : r->has_month;
         if (!has || *points <= 0) continue;
         int64_t cap = k == 0 ? r->cap_day : r->cap_month;
-        int64_t from =
-            k == 0 ? hd_local_day_start(d->clock, at) : hd_local_month_start(d->clock, at);
+        int64_t from = hd_cal_day_ms(off, k == 0 ? day : month),
+                to = hd_cal_day_ms(off, k == 0 ? day + 1 : next);
         int64_t got;
-        hd_val p[3] = {hd_vint(cid), hd_vint(r->id), hd_vint(from)};
+        hd_val p[4] = {hd_vint(cid), hd_vint(r->id), hd_vint(from), hd_vint(to)};
         if ((rc = hd_query_int(c,
                                "SELECT COALESCE(sum(amount), 0) FROM rule_awards WHERE customer_id "
-                               "= ? AND rule_id = ? AND at >= ?",
-                               p, 3, &got, err)))
+                               "= ? AND rule_id = ? AND at >= ? AND at < ?",
+                               p, 4, &got, err)))
             return rc;
         if (*points > cap - got) *points = cap - got > 0 ? cap - got : 0;
     }

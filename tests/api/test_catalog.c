@@ -741,6 +741,8 @@ static void test_specials(void **state) {
     assert_string_equal(ht_str(json_array_get(days, 0), "date"), "2026-03-01");
     assert_int_equal(json_array_size(json_object_get(json_array_get(days, 0), "specials")), 2);
     assert_int_equal(json_array_size(json_object_get(json_array_get(days, 20), "specials")), 1);
+    /* 31 March ends at Beijing's midnight, when C begins: only B */
+    assert_int_equal(json_array_size(json_object_get(json_array_get(days, 30), "specials")), 1);
     ht_free(&r);
     r = ht_get(&s, "/v1/specials/calendar?month=2026-04");
     days = json_object_get(r.json, "days");

@@ -299,7 +299,20 @@ static void test_months_on_the_brands_calendar(void **state) {
     assert_int_equal(r.status, 201);
     assert_string_equal(sched_field(r.json, 1, "due_at"), "2026-04-29T20:00:00.000Z");
     assert_string_equal(sched_field(r.json, 2, "due_at"), "2026-05-30T20:00:00.000Z");
+    char pid[32];
+    snprintf(pid, sizeof pid, "%s", ht_str(r.json, "id"));
     ht_free(&r);
+    /* the brand's calendar changes later: the plan is still collected on the
+     * dates it was made with (on UTC days the 2nd would fall on 30 April) */
+    r = ht_patch(&s, "/v1/brand", "{\"utc_offset\":\"+00:00\"}");
+    assert_int_equal(r.status, 200);
+    ht_free(&r);
+    ht_clock_to(&s, "2026-04-29T20:00:00Z");
+    json_t *p = plan_get(&s, pid);
+    assert_int_equal(ht_int(p, "paid_count"), 2);
+    assert_string_equal(ht_str(json_object_get(p, "next_due"), "due_at"),
+                        "2026-05-30T20:00:00.000Z");
+    json_decref(p);
     ht_stop(&s, false);
     free(rid);
     free(a);

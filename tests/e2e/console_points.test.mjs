@@ -130,6 +130,8 @@ test('a reward and a special made in the console are in the API and on the calen
   assert.ok(open.some((x) => x.id === s.id));
   // today's calendar cell shows it
   await page.waitForSelector(`.calendar [data-special="${s.id}"]`);
+  // the calendar says whose days these are
+  assert.match(await page.textContent('.brand-days'), /UTC\+08:00/);
   await shot(page, 'console-specials');
   await shotView(page, 'doc-specials');
   await page.close();
@@ -176,6 +178,23 @@ test('the points report and the other programme screens render', async () => {
   const rep = (await client.get('/v1/reports/points')).data;
   assert.equal(await page.getAttribute('[data-kpi="issued"]', 'data-value'), String(rep.issued));
   await shot(page, 'console-points-report');
+  {
+    // a date picked in a Beijing browser goes to the server as picked (the brand's day)
+    const bj = await browser.newPage({ viewport: { width: 1280, height: 800 }, timezoneId: 'Asia/Shanghai' });
+    bj.setDefaultTimeout(20000);
+    await signIn(bj, srv.url, 'marketer@brand.cn');
+    await bj.waitForSelector('header .who');
+    await bj.goto(srv.url + '/#/points/report');
+    await bj.waitForSelector('.chart[data-name="report"][data-chart="ready"] canvas');
+    await bj.fill('form input[name="from"]', '2026-03-05');
+    await bj.fill('form input[name="to"]', '2026-03-10');
+    await bj.click('form button[type=submit]');
+    await bj.waitForFunction(() => location.hash.includes('from='));
+    const hash = await bj.evaluate(() => location.hash);
+    assert.match(hash, /from=2026-03-05/);
+    assert.match(hash, /to=2026-03-10/);
+    await bj.close();
+  }
   const ready = { program: 'form.form', instalments: '[data-kpi="inst_outstanding"]', credit: 'textarea[name="credit_formula"]' };
   for (const tab of ['tiers', 'groupbuys', 'trials', 'instalments', 'credit', 'coupons', 'program']) {
     await page.goto(srv.url + `/#/points/${tab}`);

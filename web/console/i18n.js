@@ -455,7 +455,7 @@ const D = {
   'specials.tierAccess': ['仅限有特惠权益的等级', 'Only tiers with access to specials'],
   'specials.remaining': ['剩余', 'Left'],
   'specials.weekdays': ['一,二,三,四,五,六,日', 'Mon,Tue,Wed,Thu,Fri,Sat,Sun'],
-  'specials.brandDays': ['按品牌日历的日期', "days on the brand's calendar"],
+  'specials.brandDays': ['按品牌日历的日期（UTC{n}）', "days on the brand's calendar (UTC{n})"],
 
   'auctions.new': ['新建竞拍', 'New auction'],
   'auctions.title': ['标题', 'Title'],

@@ -264,9 +264,10 @@ function shiftMonth(m, k) {
 
 async function specials(body, ctx) {
   const month = /^\d{4}-\d{2}$/.test(ctx.query.get('month') || '') ? ctx.query.get('month') : monthOf(new Date());
-  const [cal, all] = await Promise.all([
+  const [cal, all, brand] = await Promise.all([
     api('GET', `/v1/specials/calendar${qs({ month })}`),
     api('GET', '/v1/specials?limit=200'),
+    api('GET', '/v1/brand'),
   ]);
   const [y, mo] = month.split('-').map(Number);
   const first = new Date(Date.UTC(y, mo - 1, 1));
@@ -287,7 +288,7 @@ async function specials(body, ctx) {
       el('a', { href: `#/points/specials?month=${shiftMonth(month, -1)}`, class: 'prev-month' }, '‹'),
       el('strong', { class: 'cal-month' }, month),
       el('a', { href: `#/points/specials?month=${shiftMonth(month, 1)}`, class: 'next-month' }, '›'),
-      el('span', { class: 'muted' }, t('specials.brandDays'))),
+      el('span', { class: 'muted brand-days' }, t('specials.brandDays').replace('{n}', brand.utc_offset || ''))),
     el('div', { class: 'calendar' }, weekdays.map((w) => el('div', { class: 'wd' }, w)), cells));
   const fields = await specialFields(null);
   const fieldsEdit = await specialFields({});

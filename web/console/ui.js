@@ -283,9 +283,14 @@ function readField(form, f) {
       if (!/^\d+(\.\d{1,2})?$/.test(raw)) return { error: t('form.money') };
       return { value: Math.round(Number(raw) * 100) };
     }
-    case 'datetime':
     case 'date': {
-      const d = new Date(f.type === 'date' ? raw + 'T00:00:00' : raw);
+      // sent as written: the server reads a bare date as the brand's day, not the browser's
+      const d = new Date(raw + 'T00:00:00Z');
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== raw) return { error: t('form.date') };
+      return { value: raw };
+    }
+    case 'datetime': {
+      const d = new Date(raw);
       if (Number.isNaN(d.getTime())) return { error: t('form.date') };
       return { value: d.toISOString() };
     }
