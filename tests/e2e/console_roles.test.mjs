@@ -1,8 +1,8 @@
 // console_roles.test.mjs - what each role sees: an analyst reads everything
 // and works on analytics (segments, recomputing) but finds no buttons that
 // change customers or the programme, and the API refuses when asked anyway; an agent sees phone numbers masked until opening one on purpose,
-// which the audit log records; only owners and admins see users, keys and
-// the audit log.
+// which the audit log records; only owners and admins see users, keys, the
+// brand's calendar and the audit log, and an admin changes the calendar.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage, shot, shotView, signIn, apiClient, pageFetch, seedProgramme } from './lib.mjs';
@@ -13,6 +13,7 @@ before(async () => {
   srv = await startServer({ demo: true });
   srv.addUser('analyst@brand.cn', 'analyst');
   srv.addUser('agent@brand.cn', 'agent');
+  srv.addUser('admin@brand.cn', 'admin');
   client = apiClient(srv.url, srv.apiKey());
   seeded = await seedProgramme(client, { orders: 5, redemptions: 1 });
   await client.post('/v1/tiers', { code: 'gold', name: { zh: '金卡', en: 'Gold' }, threshold: 1000, multiplier: 1.5 });
@@ -132,5 +133,35 @@ test('an agent sees masked phones; showing one is audited', async () => {
   await page.goto(srv.url + '/#/settings/users');
   await page.waitForSelector('nav.tabs a.active');
   assert.equal(await page.$('nav.tabs a[data-tab="users"]'), null);
+  await page.close();
+});
+
+test('an admin sets the brand\'s calendar, after saying yes to what it moves', async () => {
+  const page = await openPage(browser);
+  await signIn(page, srv.url, 'admin@brand.cn');
+  await page.waitForSelector('header .who');
+  await page.goto(srv.url + '/#/settings/brand');
+  await page.waitForSelector('nav.tabs a.active[data-tab="brand"]');
+  assert.equal(await page.inputValue('input[name="utc_offset"]'), '+08:00');
+  // malformed: the form says so and nothing is sent
+  await page.fill('input[name="utc_offset"]', '8');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('.field-error[data-for="utc_offset"]:not(:empty)');
+  assert.equal((await client.get('/v1/brand')).data.utc_offset, '+08:00');
+  // a change asks first; cancelling keeps it
+  await page.fill('input[name="utc_offset"]', '+09:00');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('dialog button.cancel');
+  assert.match(await page.textContent('dialog .confirm-body'), /UTC\+09:00/);
+  await page.click('dialog button.cancel');
+  assert.equal((await client.get('/v1/brand')).data.utc_offset, '+08:00');
+  await page.click('form button[type=submit]');
+  await page.click('dialog button.confirm');
+  for (let i = 0; i < 50 && (await client.get('/v1/brand')).data.utc_offset !== '+09:00'; i++) await page.waitForTimeout(100);
+  assert.equal((await client.get('/v1/brand')).data.utc_offset, '+09:00');
+  const line = (await client.get('/v1/audit?actor_type=user')).data.data.find((a) => a.path === '/v1/brand');
+  assert.ok(line && line.action === 'PATCH', 'the change is in the audit log');
+  await shot(page, 'console-brand');
+  await client.patch('/v1/brand', { utc_offset: '+08:00' });
   await page.close();
 });

@@ -1,6 +1,7 @@
 // settings.js - console users and roles, API keys (the secret is shown once,
-// when created), touchpoints with their value report, and the audit log with
-// filters. Users, keys and the audit log are for owners and admins only.
+// when created), touchpoints with their value report, the brand's calendar
+// (its UTC offset), and the audit log with filters. Users, keys, the calendar
+// and the audit log are for owners and admins only.
 import { api, qs, newKey } from './api.js';
 import { t, fmtNum, fmtMoney, fmtDec } from './i18n.js';
 import { el, clear, card, badge, table, pagedTable, pageArray, form, modal, toast, confirmDialog,
@@ -12,14 +13,14 @@ const CHANNELS = ['web', 'app', 'wechat', 'weibo', 'store', 'call_centre', 'road
 
 export async function render(main, ctx) {
   const admin = ctx.can('admin:read');
-  const available = admin ? ['users', 'keys', 'touchpoints', 'audit'] : ['touchpoints'];
+  const available = admin ? ['users', 'keys', 'touchpoints', 'brand', 'audit'] : ['touchpoints'];
   const tab = available.includes(ctx.params.tab) ? ctx.params.tab : available[0];
   const body = el('div', { class: 'tab-body' });
   clear(main,
     el('div', { class: 'page-head' }, el('h1', {}, t('nav.settings'))),
     tabs(available.map((k) => [k, t(`settings.${k}`), `#/settings/${k}`]), tab),
     body);
-  return { users, keys, touchpoints, audit }[tab](body, ctx);
+  return { users, keys, touchpoints, brand, audit }[tab](body, ctx);
 }
 
 // ---- users ----
@@ -162,6 +163,27 @@ async function touchpoints(body, ctx) {
       { label: t('settings.cost'), value: (x) => fmtMoney(x.cost), cls: 'num' },
       { label: t('settings.perCost'), value: (x) => (x.revenue_per_cost === null || x.revenue_per_cost === undefined ? '—' : fmtDec(x.revenue_per_cost, 2)), cls: 'num' },
     ], rep.data || [])) : null);
+}
+
+// ---- the brand's calendar ----
+
+async function brand(body, ctx) {
+  const canWrite = ctx.can('admin:write');
+  const b = await api('GET', '/v1/brand');
+  const f = form([
+    { name: 'utc_offset', label: t('brand.utcOffset'), required: true, pattern: '^[+-](0\\d|1[0-4]):[0-5]\\d$', patternHint: t('brand.offsetHint') },
+  ], { values: b, readonly: !canWrite, submitLabel: t('common.save'), onSubmit: async (v) => {
+    if (v.utc_offset === b.utc_offset) return;
+    const ok = await confirmDialog({ title: t('brand.change'), message: t('brand.changeWarn').replace('{from}', b.utc_offset).replace('{to}', v.utc_offset), confirmLabel: t('common.save') });
+    if (!ok) return;
+    await api('PATCH', '/v1/brand', { utc_offset: v.utc_offset });
+    toast(t('common.saved'));
+    brand(body, ctx);
+  } });
+  clear(body,
+    el('div', { class: 'section-head' }, el('h2', {}, t('settings.brand'))),
+    card(null, el('p', { class: 'muted' }, t('brand.help')), f,
+      b.updated_at ? el('p', { class: 'muted' }, `${t('brand.updated')} ${when(b.updated_at)}`) : null));
 }
 
 // ---- audit log ----
