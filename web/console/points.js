@@ -263,11 +263,14 @@ function shiftMonth(m, k) {
 }
 
 async function specials(body, ctx) {
-  const month = /^\d{4}-\d{2}$/.test(ctx.query.get('month') || '') ? ctx.query.get('month') : monthOf(new Date());
-  const [cal, all, brand] = await Promise.all([
+  // this month is the brand's: at 00:30 on 1 April in Beijing it is April, whatever the browser says
+  const brand = await api('GET', '/v1/brand');
+  const off = /^([+-])(\d{2}):?(\d{2})$/.exec(brand.utc_offset || '') || ['', '+', '08', '00'];
+  const offMs = (off[1] === '-' ? -1 : 1) * (Number(off[2]) * 60 + Number(off[3])) * 60000;
+  const month = /^\d{4}-\d{2}$/.test(ctx.query.get('month') || '') ? ctx.query.get('month') : monthOf(new Date(Date.now() + offMs));
+  const [cal, all] = await Promise.all([
     api('GET', `/v1/specials/calendar${qs({ month })}`),
     api('GET', '/v1/specials?limit=200'),
-    api('GET', '/v1/brand'),
   ]);
   const [y, mo] = month.split('-').map(Number);
   const first = new Date(Date.UTC(y, mo - 1, 1));
