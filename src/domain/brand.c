@@ -1,6 +1,13 @@
 /* brand.c - the brand's settings row (brand.h). */
 #include "domain/brand.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct brand_state {
+    pthread_mutex_t mu; /* a load's read and store of the offset, or a change, at a time */
+} brand_state;
+
 typedef struct brand_ctx {
     hd_domain *d;
     int64_t minutes, updated_at;
@@ -21,8 +28,26 @@ static hd_rc load_cb(hd_conn *c, void *ctx, hd_err *err) {
     return got < 0 ? err->rc : got == 0 ? HD_ENOTFOUND : HD_OK;
 }
 
+hd_rc hd_brand_init(hd_domain *d, hd_err *err) {
+    brand_state *bs = calloc(1, sizeof *bs);
+    if (!bs) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    pthread_mutex_init(&bs->mu, NULL);
+    d->brand = bs;
+    return hd_brand_load(d, err);
+}
+
+void hd_brand_free(hd_domain *d) {
+    brand_state *bs = d->brand;
+    if (!bs) return;
+    pthread_mutex_destroy(&bs->mu);
+    free(bs);
+    d->brand = NULL;
+}
+
 hd_rc hd_brand_load(hd_domain *d, hd_err *err) {
+    brand_state *bs = d->brand;
     brand_ctx b = {d, HD_UTC_OFFSET_DEFAULT_MIN, 0};
+    pthread_mutex_lock(&bs->mu);
     hd_rc rc = hd_store_read(d->store, load_cb, &b, err);
     if (rc == HD_ENOTFOUND) { /* the row was deleted by hand: the default */
         hd_err_clear(err);
@@ -30,6 +55,7 @@ hd_rc hd_brand_load(hd_domain *d, hd_err *err) {
         rc = HD_OK;
     }
     if (!rc) hd_clock_set_utc_offset(d->clock, (int)b.minutes);
+    pthread_mutex_unlock(&bs->mu);
     return rc;
 }
 
@@ -46,9 +72,12 @@ static hd_rc set_cb(hd_conn *c, void *ctx, hd_err *err) {
 hd_rc hd_brand_set_utc_offset(hd_domain *d, int minutes, hd_err *err) {
     if (minutes < -HD_UTC_OFFSET_MAX_MIN || minutes > HD_UTC_OFFSET_MAX_MIN)
         return hd_err_set(err, HD_EINVAL, "utc_offset", "must be within -14:00 and +14:00");
+    brand_state *bs = d->brand;
     brand_ctx b = {d, minutes, 0};
+    pthread_mutex_lock(&bs->mu);
     hd_rc rc = hd_store_write(d->store, set_cb, &b, err);
     if (!rc) hd_clock_set_utc_offset(d->clock, minutes);
+    pthread_mutex_unlock(&bs->mu);
     return rc;
 }
 

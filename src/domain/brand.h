@@ -4,12 +4,18 @@
  * The setting lives in the store (table brand, one row), so every node on a
  * database cuts days at the same instant. hd_domain_init loads it into the
  * clock, and the "brand" job loads it again on every tick, so a change made
- * with `hudong brand --utc-offset` reaches running servers within a tick. */
+ * with `hudong brand --utc-offset` reaches running servers within a tick; a
+ * change made through this domain (PATCH /v1/brand) applies at once - a load
+ * and a change are ordered by one lock, so a load that read the row before
+ * the change cannot put the old offset back after it. */
 #ifndef HD_BRAND_H
 #define HD_BRAND_H
 
 #include "domain/domain.h"
 
+/* Module state, and the first hd_brand_load; hd_brand_free undoes it. */
+hd_rc hd_brand_init(hd_domain *d, hd_err *err);
+void hd_brand_free(hd_domain *d);
 /* Reads the brand's UTC offset from the store into d's clock. */
 hd_rc hd_brand_load(hd_domain *d, hd_err *err);
 /* Sets it (minutes east of UTC, within +-HD_UTC_OFFSET_MAX_MIN; HD_EINVAL

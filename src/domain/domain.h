@@ -70,6 +70,7 @@ struct hd_domain {
     int njobs;
     void *rules;  /* compiled rules cache (rules.c) */
     void *ledger; /* programme cache (ledger.c) */
+    void *brand;  /* the lock that orders loads and changes of the calendar (brand.c) */
 };
 
 /* Sets up d over a store, a clock and an id generator (all borrowed) and

@@ -20,7 +20,7 @@ hd_rc hd_domain_init(hd_domain *d, hd_store *st, hd_clock *clock, hd_idgen *ids,
     d->store = st;
     d->clock = clock;
     d->ids = ids;
-    hd_rc rc = hd_brand_load(d, err); /* the calendar first: everything below may cut days */
+    hd_rc rc = hd_brand_init(d, err); /* the calendar first: everything below may cut days */
     if (!rc) rc = hd_domain_add_job(d, "brand", hd_brand_job, NULL, err);
     if (!rc) rc = hd_rules_init(d, err);
     if (!rc) rc = hd_ledger_init(d, err);
@@ -47,4 +47,5 @@ void hd_domain_close(hd_domain *d) {
     hd_members_close(d);
     hd_rules_free(d);
     hd_ledger_free(d);
+    hd_brand_free(d);
 }
