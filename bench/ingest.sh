@@ -11,12 +11,12 @@
 # Targets: (a) >= 25% of the ceiling, (b) >= 30% of hello, (c) < 20 s.
 #
 # usage: sh bench/ingest.sh            (builds with make first)
-#   EVENTS=200000 REQUESTS=20000 CONCURRENCY=16 LINES=1000000 ROUNDS=5 to change sizes;
+#   EVENTS=200000 REQUESTS=60000 CONCURRENCY=16 LINES=1000000 ROUNDS=5 to change sizes;
 #   HUDONG, INGEST, HELLO to use other binaries; SKIP_BUILD=1 to not build.
 set -eu
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-200000}
-REQUESTS=${REQUESTS:-20000}
+REQUESTS=${REQUESTS:-60000}
 CONCURRENCY=${CONCURRENCY:-16}
 LINES=${LINES:-1000000}
 ROUNDS=${ROUNDS:-5}

@@ -213,8 +213,22 @@ void hd__sq_close(hd_store *st) {
     free(st);
 }
 
-static int exec_simple(sqlite3 *db, const char *sql) {
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+static hd_rc prepare(hd_conn *c, const char *sql, sqlite3_stmt **out, stmt_slot **slot,
+                     hd_err *err);
+
+/* A statement without parameters or rows (BEGIN, COMMIT, SAVEPOINT), from the
+ * connection's statement cache: sqlite3_exec would parse it again on every
+ * call - twice a transaction on the writer, and on every read. */
+static int exec_simple(hd_conn *c, const char *sql) {
+    sqlite3_stmt *stmt;
+    stmt_slot *slot;
+    hd_err err;
+    if (prepare(c, sql, &stmt, &slot, &err) != HD_OK)
+        return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (!slot) sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 /* One pass over a batch. Fast: no savepoints (they cost SQLite a
@@ -222,8 +236,8 @@ static int exec_simple(sqlite3 *db, const char *sql) {
  * the pass. Careful: each job in its own savepoint, a job answering
  * HD_EBUSY ("run me again") is re-run, a failing job rolls back alone. */
 static int run_pass(hd_store *st, write_job *batch, bool careful, bool *job_failed) {
-    sqlite3 *db = st->writer->db;
-    int rc = exec_simple(db, "BEGIN IMMEDIATE");
+    hd_conn *w = st->writer;
+    int rc = exec_simple(w, "BEGIN IMMEDIATE");
     *job_failed = false;
     for (write_job *j = batch; j && rc == SQLITE_OK; j = j->next) {
         if (!careful) {
@@ -231,17 +245,17 @@ static int run_pass(hd_store *st, write_job *batch, bool careful, bool *job_fail
             j->rc = j->fn(st->writer, j->ctx, j->err);
             if (j->rc != HD_OK) {
                 *job_failed = true;
-                exec_simple(db, "ROLLBACK");
+                exec_simple(w, "ROLLBACK");
                 return SQLITE_OK;
             }
             continue;
         }
         for (int attempt = 0; attempt < 5; attempt++) {
-            if ((rc = exec_simple(db, "SAVEPOINT job")) != SQLITE_OK) break;
+            if ((rc = exec_simple(w, "SAVEPOINT job")) != SQLITE_OK) break;
             hd_err_clear(j->err);
             j->rc = j->fn(st->writer, j->ctx, j->err);
-            if (j->rc != HD_OK) exec_simple(db, "ROLLBACK TO job");
-            exec_simple(db, "RELEASE job");
+            if (j->rc != HD_OK) exec_simple(w, "ROLLBACK TO job");
+            exec_simple(w, "RELEASE job");
             if (j->rc != HD_EBUSY) break;
         }
     }
@@ -251,23 +265,24 @@ static int run_pass(hd_store *st, write_job *batch, bool careful, bool *job_fail
 /* Runs a batch in one transaction: a fast pass, and when a job failed, a
  * careful pass from the start (callbacks may run more than once). */
 static int run_batch(hd_store *st, write_job *batch, bool fail_commit, hd_err *berr) {
-    sqlite3 *db = st->writer->db;
+    hd_conn *w = st->writer;
+    sqlite3 *db = w->db;
     bool failed;
     int rc = run_pass(st, batch, false, &failed);
     if (rc == SQLITE_OK && failed) rc = run_pass(st, batch, true, &failed);
     if (rc != SQLITE_OK) {
         sq_err(berr, db, rc, "begin");
-        exec_simple(db, "ROLLBACK");
+        exec_simple(w, "ROLLBACK");
         return rc;
     }
     if (fail_commit) {
-        exec_simple(db, "ROLLBACK");
+        exec_simple(w, "ROLLBACK");
         hd_err_set(berr, HD_ESTORE, "", "commit failed (injected fault)");
         return SQLITE_IOERR;
     }
-    if ((rc = exec_simple(db, "COMMIT")) != SQLITE_OK) {
+    if ((rc = exec_simple(w, "COMMIT")) != SQLITE_OK) {
         sq_err(berr, db, rc, "commit");
-        exec_simple(db, "ROLLBACK");
+        exec_simple(w, "ROLLBACK");
     }
     return rc;
 }
@@ -359,11 +374,11 @@ hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
     c->in_use = true;
     pthread_mutex_unlock(&st->mu);
     hd_rc rc;
-    if (exec_simple(c->db, "BEGIN") != SQLITE_OK) {
+    if (exec_simple(c, "BEGIN") != SQLITE_OK) {
         rc = sq_err(err, c->db, SQLITE_ERROR, "begin read");
     } else {
         rc = fn(c, ctx, err);
-        exec_simple(c->db, "COMMIT");
+        exec_simple(c, "COMMIT");
     }
     pthread_mutex_lock(&st->mu);
     c->in_use = false;
