@@ -91,10 +91,9 @@ static int64_t floor_div(int64_t a, int64_t b) {
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-/* Each helper reads the offset once, so a change of it (the brand job
- * stores what the database says every tick) never mixes two calendars in
- * one answer; a caller combining several answers takes hd_clock_utc_offset
- * once and uses the hd_cal_* forms. */
+/* Callers read the offset once per calculation (hd_clock_utc_offset) and cut
+ * with it, so a change of it (the brand job stores what the database says
+ * every tick) never mixes two calendars in one answer. */
 int64_t hd_cal_day(int offset_min, int64_t ms) {
     return floor_div(ms + (int64_t)offset_min * 60000, DAY_MS);
 }
@@ -103,31 +102,12 @@ int64_t hd_cal_day_ms(int offset_min, int64_t day) {
     return day * DAY_MS - (int64_t)offset_min * 60000;
 }
 
-int64_t hd_local_day(const hd_clock *c, int64_t ms) {
-    return hd_cal_day(hd_clock_utc_offset(c), ms);
-}
-
-int64_t hd_local_day_ms(const hd_clock *c, int64_t day) {
-    return hd_cal_day_ms(hd_clock_utc_offset(c), day);
-}
-
-void hd_local_civil(const hd_clock *c, int64_t ms, int *y, int *m, int *d) {
-    hd_civil_from_days(hd_local_day(c, ms), y, m, d);
-}
-
-int64_t hd_local_day_start(const hd_clock *c, int64_t ms) {
-    int off = hd_clock_utc_offset(c);
-    return hd_cal_day_ms(off, hd_cal_day(off, ms));
-}
-
-int64_t hd_local_month_start(const hd_clock *c, int64_t ms) {
-    int off = hd_clock_utc_offset(c), y, m, d;
-    hd_civil_from_days(hd_cal_day(off, ms), &y, &m, &d);
-    return hd_cal_day_ms(off, hd_days_from_civil(y, m, 1));
-}
-
-int64_t hd_local_date_ms(const hd_clock *c, int y, int m, int d) {
-    return hd_local_day_ms(c, hd_days_from_civil(y, m, d));
+int64_t hd_month_first(int64_t day, int months) {
+    int y, m, d;
+    hd_civil_from_days(day, &y, &m, &d);
+    int64_t n = (int64_t)y * 12 + (m - 1) + months;
+    int64_t ny = floor_div(n, 12);
+    return hd_days_from_civil((int)ny, (int)(n - ny * 12) + 1, 1);
 }
 
 static int digits(const char *s, int n);

@@ -60,22 +60,13 @@ void hd_clock_set_utc_offset(hd_clock *c, int minutes);
 int hd_clock_utc_offset(const hd_clock *c);
 
 /* The brand's day number (days since 1970-01-01 on its calendar) at ms, and
- * the instant such a day begins. */
-int64_t hd_local_day(const hd_clock *c, int64_t ms);
-int64_t hd_local_day_ms(const hd_clock *c, int64_t day);
-/* The brand's date at ms. */
-void hd_local_civil(const hd_clock *c, int64_t ms, int *y, int *m, int *d);
-/* The instant the brand's day, or month, holding ms began. */
-int64_t hd_local_day_start(const hd_clock *c, int64_t ms);
-int64_t hd_local_month_start(const hd_clock *c, int64_t ms);
-/* The instant the brand's date y-m-d begins (any m, d that
- * hd_days_from_civil takes). */
-int64_t hd_local_date_ms(const hd_clock *c, int y, int m, int d);
-
-/* hd_local_day and hd_local_day_ms for an offset read once
- * (hd_clock_utc_offset), when one answer needs several of them. */
+ * the instant a day begins, for an offset in minutes. Read the offset once
+ * (hd_clock_utc_offset) for a calculation that cuts more than once. */
 int64_t hd_cal_day(int offset_min, int64_t ms);
 int64_t hd_cal_day_ms(int offset_min, int64_t day);
+/* The day number of the first day of the month `months` after (or before,
+ * when negative) the month holding day. */
+int64_t hd_month_first(int64_t day, int months);
 
 /* "+08:00", "-05:30", "+0800", "Z" or "UTC" to minutes east of UTC; false
  * for anything else or beyond +-14:00. */

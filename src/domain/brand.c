@@ -25,7 +25,13 @@ static hd_rc load_cb(hd_conn *c, void *ctx, hd_err *err) {
         b->updated_at = hd_rows_int(r, 1);
     }
     hd_rows_free(r);
-    return got < 0 ? err->rc : got == 0 ? HD_ENOTFOUND : HD_OK;
+    return got < 0 ? err->rc : HD_OK;
+}
+
+/* The row, or the default where it was deleted by hand. */
+static hd_rc brand_read(hd_domain *d, brand_ctx *b, hd_err *err) {
+    *b = (brand_ctx){d, HD_UTC_OFFSET_DEFAULT_MIN, 0};
+    return hd_store_read(d->store, load_cb, b, err);
 }
 
 hd_rc hd_brand_init(hd_domain *d, hd_err *err) {
@@ -46,14 +52,9 @@ void hd_brand_free(hd_domain *d) {
 
 hd_rc hd_brand_load(hd_domain *d, hd_err *err) {
     brand_state *bs = d->brand;
-    brand_ctx b = {d, HD_UTC_OFFSET_DEFAULT_MIN, 0};
+    brand_ctx b;
     pthread_mutex_lock(&bs->mu);
-    hd_rc rc = hd_store_read(d->store, load_cb, &b, err);
-    if (rc == HD_ENOTFOUND) { /* the row was deleted by hand: the default */
-        hd_err_clear(err);
-        b.minutes = HD_UTC_OFFSET_DEFAULT_MIN;
-        rc = HD_OK;
-    }
+    hd_rc rc = brand_read(d, &b, err);
     if (!rc) hd_clock_set_utc_offset(d->clock, (int)b.minutes);
     pthread_mutex_unlock(&bs->mu);
     return rc;
@@ -83,12 +84,8 @@ hd_rc hd_brand_set_utc_offset(hd_domain *d, int minutes, hd_err *err) {
 
 hd_rc hd_brand_get(hd_domain *d, json_t **out, hd_err *err) {
     *out = NULL;
-    brand_ctx b = {d, HD_UTC_OFFSET_DEFAULT_MIN, 0};
-    hd_rc rc = hd_store_read(d->store, load_cb, &b, err);
-    if (rc == HD_ENOTFOUND) {
-        hd_err_clear(err);
-        rc = HD_OK;
-    }
+    brand_ctx b;
+    hd_rc rc = brand_read(d, &b, err);
     if (rc) return rc;
     char off[8];
     hd_utc_offset_format((int)b.minutes, off);

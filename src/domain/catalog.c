@@ -80,7 +80,7 @@ hd_rc cat_customer_in(hd_conn *c, const json_t *in, const char *field, int64_t *
 
 void cat_period_key(const char *period, const hd_clock *cal, int64_t now_ms, char out[24]) {
     int y, m, dd;
-    hd_local_civil(cal, now_ms, &y, &m, &dd);
+    hd_civil_from_days(hd_cal_day(hd_clock_utc_offset(cal), now_ms), &y, &m, &dd);
     if (strcmp(period, "day") == 0)
         snprintf(out, 24, "day:%04d-%02d-%02d", y, m, dd);
     else if (strcmp(period, "month") == 0)

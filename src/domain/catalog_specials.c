@@ -508,7 +508,7 @@ static hd_rc sp_calendar_cb(hd_conn *c, void *vctx, hd_err *err) {
     int y, m;
     parse_month(sx->month, &y, &m);
     int64_t first = hd_days_from_civil(y, m, 1);
-    int64_t next = m == 12 ? hd_days_from_civil(y + 1, 1, 1) : hd_days_from_civil(y, m + 1, 1);
+    int64_t next = hd_month_first(first, 1);
     /* the brand's month and days */
     int off = hd_clock_utc_offset(sx->d->clock);
     int64_t from = hd_cal_day_ms(off, first), to = hd_cal_day_ms(off, next), now = hd_now(sx->d);

@@ -106,9 +106,7 @@ static int64_t due_at(int off, int64_t start, const char *period, int k) {
     int64_t day = hd_cal_day(off, start), tod = start - hd_cal_day_ms(off, day);
     int y, m, d;
     hd_civil_from_days(day, &y, &m, &d);
-    int months = y * 12 + (m - 1) + (k - 1), next = months + 1;
-    int64_t first = hd_days_from_civil(months / 12, months % 12 + 1, 1);
-    int64_t dim = hd_days_from_civil(next / 12, next % 12 + 1, 1) - first;
+    int64_t first = hd_month_first(day, k - 1), dim = hd_month_first(day, k) - first;
     if (d > dim) d = (int)dim;
     return hd_cal_day_ms(off, first + d - 1) + tod;
 }

@@ -53,10 +53,9 @@ int64_t hd_program_expiry(const hd_program *p, const hd_clock *cal, int64_t at_m
     if (strcmp(p->expiry_policy, "days") == 0) return at_ms + (int64_t)p->expiry_days * 86400000LL;
     if (strcmp(p->expiry_policy, "end_of_month") == 0) {
         /* the last millisecond of the brand's month `months` after the earning month */
-        int off = hd_clock_utc_offset(cal), y, m, dd;
-        hd_civil_from_days(hd_cal_day(off, at_ms), &y, &m, &dd);
-        int total = y * 12 + (m - 1) + p->expiry_months + 1; /* first day of the month after */
-        return hd_cal_day_ms(off, hd_days_from_civil(total / 12, total % 12 + 1, 1)) - 1;
+        int off = hd_clock_utc_offset(cal);
+        int64_t after = hd_month_first(hd_cal_day(off, at_ms), p->expiry_months + 1);
+        return hd_cal_day_ms(off, after) - 1;
     }
     return HD_NEVER;
 }

@@ -440,11 +440,9 @@ static hd_rc eval_rule(env *en, const crule *r, bool *match, int64_t *points, hd
  * event (an event sent late counts against its own day, not today's). */
 static hd_rc capped(hd_conn *c, hd_domain *d, const crule *r, int64_t cid, int64_t at,
                     int64_t *points, hd_err *err) {
-    int off = hd_clock_utc_offset(d->clock), y, m, dd;
-    int64_t day = hd_cal_day(off, at);
-    hd_civil_from_days(day, &y, &m, &dd);
-    int64_t month = hd_days_from_civil(y, m, 1),
-            next = m == 12 ? hd_days_from_civil(y + 1, 1, 1) : hd_days_from_civil(y, m + 1, 1);
+    int off = hd_clock_utc_offset(d->clock);
+    int64_t day = hd_cal_day(off, at), month = hd_month_first(day, 0),
+            next = hd_month_first(day, 1);
     hd_rc rc;
     for (int k = 0; k < 2; k++) {
         bool has = k == 0 ? r->has_day : r->has_month;

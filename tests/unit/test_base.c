@@ -68,35 +68,48 @@ static int64_t at(const char *s) {
     return ms;
 }
 
+/* The instant the brand's day, or month, holding ms began - as callers cut. */
+static int64_t day_start(int off, int64_t ms) { return hd_cal_day_ms(off, hd_cal_day(off, ms)); }
+static int64_t month_start(int off, int64_t ms) {
+    return hd_cal_day_ms(off, hd_month_first(hd_cal_day(off, ms), 0));
+}
+
 /* The brand's days and months begin at its midnight, not UTC's. */
 static void test_brand_calendar(void **state) {
     (void)state;
     hd_clock *c = hd_clock_new(true, 0);
     assert_int_equal(hd_clock_utc_offset(c), 480); /* +08:00 unless told */
     assert_int_equal(hd_clock_utc_offset(NULL), 480);
+    int off = hd_clock_utc_offset(c);
     /* 2026-03-01 07:59 in Beijing is still February's last day in UTC... */
     int y, m, d;
-    hd_local_civil(c, at("2026-02-28T23:59:00Z"), &y, &m, &d);
+    hd_civil_from_days(hd_cal_day(off, at("2026-02-28T23:59:00Z")), &y, &m, &d);
     assert_true(y == 2026 && m == 3 && d == 1);
-    hd_local_civil(c, at("2026-02-28T15:59:59.999Z"), &y, &m, &d);
+    hd_civil_from_days(hd_cal_day(off, at("2026-02-28T15:59:59.999Z")), &y, &m, &d);
     assert_true(y == 2026 && m == 2 && d == 28);
-    assert_int_equal(hd_local_day_start(c, at("2026-03-01T15:59:59Z")), at("2026-02-28T16:00:00Z"));
-    assert_int_equal(hd_local_day_start(c, at("2026-03-01T16:00:00Z")), at("2026-03-01T16:00:00Z"));
-    assert_int_equal(hd_local_month_start(c, at("2026-03-31T16:00:00Z")),
-                     at("2026-03-31T16:00:00Z"));
-    assert_int_equal(hd_local_month_start(c, at("2026-03-31T15:00:00Z")),
-                     at("2026-02-28T16:00:00Z"));
-    assert_int_equal(hd_local_date_ms(c, 2026, 1, 1), at("2025-12-31T16:00:00Z"));
-    assert_int_equal(hd_local_day_ms(c, hd_local_day(c, at("2026-05-05T12:00:00Z"))),
+    assert_int_equal(day_start(off, at("2026-03-01T15:59:59Z")), at("2026-02-28T16:00:00Z"));
+    assert_int_equal(day_start(off, at("2026-03-01T16:00:00Z")), at("2026-03-01T16:00:00Z"));
+    assert_int_equal(month_start(off, at("2026-03-31T16:00:00Z")), at("2026-03-31T16:00:00Z"));
+    assert_int_equal(month_start(off, at("2026-03-31T15:00:00Z")), at("2026-02-28T16:00:00Z"));
+    assert_int_equal(hd_cal_day_ms(off, hd_days_from_civil(2026, 1, 1)),
+                     at("2025-12-31T16:00:00Z"));
+    assert_int_equal(hd_cal_day_ms(off, hd_cal_day(off, at("2026-05-05T12:00:00Z"))),
                      at("2026-05-04T16:00:00Z"));
     /* before 1970 and west of Greenwich */
     hd_clock_set_utc_offset(c, -(5 * 60 + 30));
-    assert_int_equal(hd_local_day_start(c, at("1969-12-31T02:00:00Z")), at("1969-12-30T05:30:00Z"));
-    assert_int_equal(hd_local_day(c, at("1970-01-01T05:29:59Z")), -1);
-    assert_int_equal(hd_local_day(c, at("1970-01-01T05:30:00Z")), 0);
+    off = hd_clock_utc_offset(c);
+    assert_int_equal(day_start(off, at("1969-12-31T02:00:00Z")), at("1969-12-30T05:30:00Z"));
+    assert_int_equal(hd_cal_day(off, at("1970-01-01T05:29:59Z")), -1);
+    assert_int_equal(hd_cal_day(off, at("1970-01-01T05:30:00Z")), 0);
     hd_clock_set_utc_offset(c, 0);
-    assert_int_equal(hd_local_month_start(c, at("2026-03-31T23:00:00Z")),
-                     at("2026-03-01T00:00:00Z"));
+    off = hd_clock_utc_offset(c);
+    assert_int_equal(month_start(off, at("2026-03-31T23:00:00Z")), at("2026-03-01T00:00:00Z"));
+    /* months on from a day: across a year, back before 1970 */
+    int64_t jan31 = hd_days_from_civil(2026, 1, 31);
+    assert_int_equal(hd_month_first(jan31, 0), hd_days_from_civil(2026, 1, 1));
+    assert_int_equal(hd_month_first(jan31, 13), hd_days_from_civil(2027, 2, 1));
+    assert_int_equal(hd_month_first(jan31, -1), hd_days_from_civil(2025, 12, 1));
+    assert_int_equal(hd_month_first(hd_days_from_civil(1969, 12, 15), 1), 0);
     /* a time naming no offset is the brand's; one that names it is what it says */
     int64_t ms = 0;
     hd_clock_set_utc_offset(c, 480);
