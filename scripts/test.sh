@@ -28,7 +28,15 @@ count() {
     if [ "$f" != 0 ]; then
         failures="$failures $name"
         echo "---- $name failed (rc=$rc); its output:"
-        tail -n 60 "$out"
+        if grep -qE '^\[  FAILED  \] [0-9]+ test' "$out"; then
+            # the failures first; a failed test leaks what it had when it
+            # jumped out, so the leak report is left out of the tail
+            grep -E '^\[ +(ERROR|LINE|FAILED) +\]' "$out" | head -n 40
+            echo "----"
+            sed '/^==[0-9]*==ERROR: LeakSanitizer/,$d' "$out" | tail -n 60
+        else
+            tail -n 60 "$out"
+        fi
     else
         echo "ok   $name ($p)"
     fi

@@ -31,33 +31,6 @@ static const char *bin(void) {
     return b && *b ? b : "build/asan/hudong";
 }
 
-static void fresh_store(ht_server *s) {
-    seq++;
-    if (strcmp(ht_store(), "postgres") == 0) {
-        const char *url = getenv("HUDONG_TEST_PG");
-        if (!url || !*url) fail_msg("HUDONG_TEST_STORE=postgres needs HUDONG_TEST_PG");
-        PGconn *pg = PQconnectdb(url);
-        if (PQstatus(pg) != CONNECTION_OK)
-            fail_msg("cannot connect to %s: %s", url, PQerrorMessage(pg));
-        snprintf(s->pgname, sizeof s->pgname, "hdt_%d_%d", (int)getpid(), seq);
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", s->pgname);
-        PQclear(PQexec(pg, sql));
-        snprintf(sql, sizeof sql, "CREATE DATABASE %s", s->pgname);
-        PGresult *r = PQexec(pg, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            fail_msg("create database: %s", PQerrorMessage(pg));
-        PQclear(r);
-        PQfinish(pg);
-        /* same server, other database */
-        const char *slash = strrchr(url, '/');
-        snprintf(s->db, sizeof s->db, "%.*s/%s", (int)(slash - url), url, s->pgname);
-    } else {
-        snprintf(s->db, sizeof s->db, "/tmp/hudong-api-%d-%d.db", (int)getpid(), seq);
-        unlink(s->db);
-    }
-}
-
 static void drop_store(ht_server *s) {
     if (s->pgname[0]) {
         PGconn *pg = PQconnectdb(getenv("HUDONG_TEST_PG"));
@@ -72,6 +45,35 @@ static void drop_store(ht_server *s) {
         unlink(p);
         snprintf(p, sizeof p, "%s-shm", s->db);
         unlink(p);
+    }
+}
+
+static void fresh_store(ht_server *s) {
+    seq++;
+    if (strcmp(ht_store(), "postgres") == 0) {
+        const char *url = getenv("HUDONG_TEST_PG");
+        if (!url || !*url) fail_msg("HUDONG_TEST_STORE=postgres needs HUDONG_TEST_PG");
+        PGconn *pg = PQconnectdb(url);
+        if (PQstatus(pg) != CONNECTION_OK)
+            fail_msg("cannot connect to %s: %s", url, PQerrorMessage(pg));
+        snprintf(s->pgname, sizeof s->pgname, "hdt_%d_%d", (int)getpid(), seq);
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->pgname);
+        PQclear(PQexec(pg, sql));
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", s->pgname);
+        PGresult *r = PQexec(pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("create database: %s", PQerrorMessage(pg));
+        PQclear(r);
+        PQfinish(pg);
+        /* same server, other database */
+        const char *slash = strrchr(url, '/');
+        snprintf(s->db, sizeof s->db, "%.*s/%s", (int)(slash - url), url, s->pgname);
+    } else {
+        /* PIDs come round again (pid_max is 32768 on the CI machines): a
+         * file of this name, and its WAL, may be an older run's */
+        snprintf(s->db, sizeof s->db, "/tmp/hudong-api-%d-%d.db", (int)getpid(), seq);
+        drop_store(s);
     }
 }
 
@@ -138,9 +140,12 @@ void ht_key(const ht_server *s, const char *const *scopes, char *out, size_t cap
 static void launch(ht_server *s, bool test_clock) {
     s->test_clock = test_clock;
     snprintf(s->log, sizeof s->log, "/tmp/hudong-api-%d-%d.log", (int)getpid(), ++seq);
+    /* emptied here, before the wait below reads it: an older run's log of
+     * the same name (PIDs come round again) names another server's port */
+    int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) fail_msg("cannot create %s", s->log);
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
         int nul = open("/dev/null", O_WRONLY);
         dup2(nul, 1);
@@ -155,6 +160,7 @@ static void launch(ht_server *s, bool test_clock) {
         execv(bin(), (char *const *)argv);
         _exit(127);
     }
+    close(fd);
     s->pid = pid;
     /* wait for "serving on http://127.0.0.1:PORT" */
     for (int i = 0; i < 600; i++) {
