@@ -31,7 +31,7 @@ count() {
         if grep -qE '^\[  FAILED  \] [0-9]+ test' "$out"; then
             # the failures first; a failed test leaks what it had when it
             # jumped out, so the leak report is left out of the tail
-            grep -E '^\[ +(ERROR|LINE|FAILED) +\]' "$out" | head -n 40
+            grep -E '^(ERROR: |\[ +(RUN|ERROR|FAILED) +\])' "$out" | head -n 60
             echo "----"
             sed '/^==[0-9]*==ERROR: LeakSanitizer/,$d' "$out" | tail -n 60
         else
