@@ -38,6 +38,8 @@ typedef struct opts {
     char sep;
     bool json;
     int64_t cal_end, as_of; /* days; INT64_MIN when not given */
+    const char *cal_end_s, *as_of_s;
+    hd_clock *cal; /* the calendar a timestamp's day is read on (--utc-offset) */
     hd_clv_period period;
     double horizon; /* periods; NAN when not given */
     double discount;
@@ -131,9 +133,11 @@ static const char *trim(const char *s, size_t *n) {
     return s;
 }
 
-/* Parses YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or a timestamp hd_time_parse accepts (its UTC
- * day) into days since 1970-01-01. */
-static bool parse_day(const char *in, int64_t *day) {
+/* Parses YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or a timestamp hd_time_parse accepts into
+ * days since 1970-01-01: a date is the day written; a time is on the day it falls on
+ * at cal's UTC offset (one with no offset is read at that offset, so its day is the
+ * date written too) - the brand's days, as the live store counts them. */
+static bool parse_day(const hd_clock *cal, const char *in, int64_t *day) {
     size_t n;
     const char *s = trim(in, &n);
     char buf[64];
@@ -155,8 +159,8 @@ static bool parse_day(const char *in, int64_t *day) {
     }
     if (n == 10 && buf[4] == '/' && buf[7] == '/') buf[4] = buf[7] = '-';
     int64_t ms;
-    if (!hd_time_parse(buf, &ms)) return false;
-    *day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    if (!hd_time_parse_in(cal, buf, &ms)) return false;
+    *day = hd_cal_day(hd_clock_utc_offset(cal), ms);
     return true;
 }
 
@@ -275,7 +279,7 @@ static int load_orders(const char *cmd, const opts *op, orders *o) {
                     op->orders, line, idn == 0 ? "empty" : "longer than 256 bytes");
             goto done;
         }
-        if (!parse_day(ds, &day)) {
+        if (!parse_day(op->cal, ds, &day)) {
             fprintf(stderr,
                     "hudong analyze %s: %s: line %lld: date \"%.40s\" is not a date "
                     "(YYYY-MM-DD or YYYYMMDD)\n",
@@ -382,6 +386,8 @@ static void usage(bool clv, FILE *out) {
               "                          cust_id, cust, id or masterid)\n"
               "  --date-col D            order date column, YYYY-MM-DD or YYYYMMDD (default:\n"
               "                          date, order_date, day or created_at)\n"
+              "  --utc-offset +HH:MM     the brand's calendar: a time with an offset counts on\n"
+              "                          its day there (default +08:00, as the live store)\n"
               "  --amount-col A          order amount column, >= 0 (default: amount, sales,\n"
               "                          revenue, value or dollar_value)\n"
               "  --sep C                 field separator: , ; | or tab (default ,)\n"
@@ -406,6 +412,8 @@ static void usage(bool clv, FILE *out) {
               "  --customer-col C        customer id column (default: customer_id, customer,\n"
               "                          cust_id, cust, id or masterid)\n"
               "  --date-col D            order date column, YYYY-MM-DD or YYYYMMDD\n"
+              "  --utc-offset +HH:MM     the brand's calendar: a time with an offset counts on\n"
+              "                          its day there (default +08:00, as the live store)\n"
               "  --amount-col A          order amount column, >= 0 (default: amount, sales, ...)\n"
               "  --sep C                 field separator: , ; | or tab (default ,)\n"
               "  --as-of DATE            score as of DATE; later orders are ignored (default:\n"
@@ -443,9 +451,9 @@ static int parse_opts(int argc, char **argv, opts *o) {
             continue;
         }
         static const char *const WITH_VALUE[] = {
-            "--orders",  "--customer-col", "--date-col",        "--amount-col",
-            "--sep",     "--format",       "--calibration-end", "--period",
-            "--horizon", "--discount",     "--as-of",           NULL};
+            "--orders", "--customer-col",    "--date-col", "--amount-col", "--sep",
+            "--format", "--calibration-end", "--period",   "--horizon",    "--discount",
+            "--as-of",  "--utc-offset",      NULL};
         bool known = false;
         for (int k = 0; WITH_VALUE[k]; k++) known = known || strcmp(name, WITH_VALUE[k]) == 0;
         bool clv_only = strcmp(name, "--calibration-end") == 0 || strcmp(name, "--period") == 0 ||
@@ -486,13 +494,17 @@ static int parse_opts(int argc, char **argv, opts *o) {
             }
             o->json = strcmp(val, "json") == 0;
         } else if (strcmp(name, "--calibration-end") == 0 || strcmp(name, "--as-of") == 0) {
-            int64_t d;
-            if (!parse_day(val, &d)) {
-                fprintf(stderr, "hudong analyze %s: %s \"%s\" is not a date (YYYY-MM-DD)\n", cmd,
-                        name, val);
+            *(strcmp(name, "--as-of") == 0 ? &o->as_of_s : &o->cal_end_s) = val;
+        } else if (strcmp(name, "--utc-offset") == 0) {
+            int minutes;
+            if (!hd_utc_offset_parse(val, &minutes)) {
+                fprintf(stderr,
+                        "hudong analyze %s: --utc-offset must be like +08:00 or -05:30, within "
+                        "-14:00 and +14:00; got \"%s\"\n",
+                        cmd, val);
                 return -1;
             }
-            *(strcmp(name, "--as-of") == 0 ? &o->as_of : &o->cal_end) = d;
+            hd_clock_set_utc_offset(o->cal, minutes);
         } else if (strcmp(name, "--period") == 0) {
             if (strcmp(val, "week") == 0)
                 o->period = HD_CLV_WEEK;
@@ -518,6 +530,15 @@ static int parse_opts(int argc, char **argv, opts *o) {
         fprintf(stderr, "hudong analyze %s: --orders FILE is required (see --help)\n", cmd);
         return -1;
     }
+    /* after every option: a time given here is on the --utc-offset calendar */
+    const char *names[2] = {"--as-of", "--calibration-end"}, *vals[2] = {o->as_of_s, o->cal_end_s};
+    int64_t *days[2] = {&o->as_of, &o->cal_end};
+    for (int k = 0; k < 2; k++)
+        if (vals[k] && !parse_day(o->cal, vals[k], days[k])) {
+            fprintf(stderr, "hudong analyze %s: %s \"%s\" is not a date (YYYY-MM-DD)\n", cmd,
+                    names[k], vals[k]);
+            return -1;
+        }
     return 1;
 }
 
@@ -786,12 +807,22 @@ int hd_cli_analyze_orders(int argc, char **argv) {
               .horizon = NAN,
               .discount = NAN};
     o.json = o.clv; /* clv prints the parameters by default, rfm the customer rows */
+    /* only a calendar here: the brand's default offset until --utc-offset */
+    o.cal = hd_clock_new(true, 0);
+    if (!o.cal) {
+        fputs("hudong analyze: out of memory\n", stderr);
+        return 1;
+    }
     int pr = parse_opts(argc, argv, &o);
-    if (pr <= 0) return pr == 0 ? 0 : 2;
-    orders od;
-    int rc = load_orders(argv[0], &o, &od);
-    if (rc != 0) return rc;
-    rc = o.clv ? run_clv(&o, &od) : run_rfm(&o, &od);
-    orders_free(&od);
+    int rc = pr == 0 ? 0 : 2;
+    if (pr > 0) {
+        orders od;
+        rc = load_orders(argv[0], &o, &od);
+        if (rc == 0) {
+            rc = o.clv ? run_clv(&o, &od) : run_rfm(&o, &od);
+            orders_free(&od);
+        }
+    }
+    hd_clock_free(o.cal);
     return rc;
 }

@@ -255,6 +255,20 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* `hudong analyze rfm --orders FILE ARGS` refuses: exit 2, nothing on stdout, and its
+ * message (in DIR/err.txt) says what. */
+static void expect_refused(const char *dir, const char *file, const char *args, const char *what) {
+    char cmd[3000], *out;
+    snprintf(cmd, sizeof cmd, "%s analyze rfm --orders %s %s 2>%s/err.txt", bin(), file, args, dir);
+    assert_int_equal(run(cmd, &out), 2);
+    assert_string_equal(out, "");
+    free(out);
+    snprintf(cmd, sizeof cmd, "cat %s/err.txt", dir);
+    run(cmd, &out);
+    if (!strstr(out, what)) fail_msg("\"%s\" not in: %s", what, out);
+    free(out);
+}
+
 static void test_cli_rfm(void **state) {
     (void)state;
     char tmp[] = "/tmp/hd_test_rfm_XXXXXX";
@@ -307,25 +321,31 @@ static void test_cli_rfm(void **state) {
     json_decref(j);
     free(out);
 
+    /* times count on the brand's day (+08:00 unless --utc-offset says otherwise): 07:00
+     * and 09:00 on 1 March in Beijing are one purchase day there and two in UTC (29
+     * February 23:00Z, 1 March 01:00Z); a time with no offset is on the date written */
+    write_file(file, "customer_id,date,amount\n"
+                     "A,2024-03-01T07:00:00+08:00,10\n"
+                     "A,2024-02-29T17:00:00-08:00,10\n"
+                     "B,2024-03-01 07:00:00,5\n");
+    snprintf(cmd, sizeof cmd, "%s analyze rfm --orders %s --as-of 2024-03-31", bin(), file);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "\nA,30,1,20.00,"));
+    assert_non_null(strstr(out, "\nB,30,1,5.00,"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s analyze rfm --orders %s --as-of 2024-03-31 --utc-offset +00:00",
+             bin(), file);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "\nA,30,2,20.00,"));
+    assert_non_null(strstr(out, "\nB,30,1,5.00,"));
+    free(out);
+    expect_refused(tmp, file, "--utc-offset +8", "--utc-offset must be like +08:00");
+    expect_refused(tmp, file, "--as-of 2024-02-30", "--as-of \"2024-02-30\" is not a date");
+
     /* bad input: line named, exit 2, nothing on stdout */
     write_file(file, "customer_id,date,amount\nA,2024-01-01,10\nB,2024-01-02,-3\n");
-    snprintf(cmd, sizeof cmd, "%s analyze rfm --orders %s 2>%s/err.txt", bin(), file, tmp);
-    assert_int_equal(run(cmd, &out), 2);
-    assert_string_equal(out, "");
-    free(out);
-    snprintf(cmd, sizeof cmd, "cat %s/err.txt", tmp);
-    run(cmd, &out);
-    assert_non_null(strstr(out, "line 3"));
-    free(out);
-    snprintf(cmd, sizeof cmd, "%s analyze rfm --orders %s --amount-col price 2>%s/err.txt", bin(),
-             file, tmp);
-    assert_int_equal(run(cmd, &out), 2);
-    assert_string_equal(out, "");
-    free(out);
-    snprintf(cmd, sizeof cmd, "cat %s/err.txt", tmp);
-    run(cmd, &out);
-    assert_non_null(strstr(out, "\"price\""));
-    free(out);
+    expect_refused(tmp, file, "", "line 3");
+    expect_refused(tmp, file, "--amount-col price", "\"price\"");
     snprintf(cmd, sizeof cmd, "%s analyze rfm --orders %s --calibration-end 2024-01-01 2>/dev/null",
              bin(), file);
     assert_int_equal(run(cmd, &out), 2);
