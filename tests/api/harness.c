@@ -21,6 +21,31 @@
 
 static int seq;
 
+/* Servers started and not yet stopped. A failed assertion jumps out of its
+ * test before ht_stop: what it left running is killed when the binary exits,
+ * not left to tick (and write to PostgreSQL) through the tests after it. */
+#define LIVE_MAX 64
+static pid_t live[LIVE_MAX];
+
+static void live_kill_all(void) {
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+}
+
+static void live_set(pid_t old, pid_t pid) {
+    static bool registered;
+    if (!registered) registered = atexit(live_kill_all) == 0;
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == old) {
+            live[i] = pid;
+            return;
+        }
+}
+
 const char *ht_store(void) {
     const char *s = getenv("HUDONG_TEST_STORE");
     return s && strcmp(s, "postgres") == 0 ? "postgres" : "sqlite";
@@ -162,6 +187,7 @@ static void launch(ht_server *s, bool test_clock) {
     }
     close(fd);
     s->pid = pid;
+    live_set(0, pid);
     /* wait for "serving on http://127.0.0.1:PORT" */
     for (int i = 0; i < 600; i++) {
         FILE *f = fopen(s->log, "r");
@@ -177,7 +203,11 @@ static void launch(ht_server *s, bool test_clock) {
         }
         if (f) fclose(f);
         int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) fail_msg("server exited at start; see %s", s->log);
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            live_set(pid, 0);
+            s->pid = 0;
+            fail_msg("server exited at start; see %s", s->log);
+        }
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -203,6 +233,7 @@ void ht_stop(ht_server *s, bool keep_store) {
         kill(s->pid, SIGTERM);
         int st;
         waitpid(s->pid, &st, 0);
+        live_set(s->pid, 0);
         s->pid = 0;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
             char cmd[300];
@@ -221,6 +252,7 @@ void ht_kill(ht_server *s) {
     if (s->pid > 0) {
         kill(s->pid, SIGKILL);
         waitpid(s->pid, NULL, 0);
+        live_set(s->pid, 0);
         s->pid = 0;
     }
 }
