@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "domain/customers.h"
 #include "domain/events.h"
+#include "domain/tiers.h"
 #include "domain/touchpoints.h"
 #include "text/text.h"
 
@@ -201,6 +202,7 @@ typedef struct gen_customer {
     json_t *fields; /* name, city, attributes, tags, consent for a new customer */
     gen_event *events;
     int nevents, cap;
+    int64_t end; /* no event after this: the history ends when the demo runs */
 } gen_customer;
 
 typedef struct gen_ctx {
@@ -226,6 +228,7 @@ static json_t *event_new(gen_customer *gc, const char *type, const char *tp, int
         gc->events = p;
         gc->cap = cap;
     }
+    if (at > gc->end) at = gc->end; /* a check-in "later today" has not happened yet */
     char ts[32];
     time_str(at, ts);
     json_t *e = json_object();
@@ -388,6 +391,7 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
     t0 = at_shopping_hour(&r, t0);
     int64_t end = g->now - 2 * 60 * 1000;
     if (t0 >= end) t0 = end - DAY_MS;
+    gc->end = end;
     /* repeat buyers stay active for a while, then many drift away */
     int64_t active_end = end;
     if (segment == 2 && rng_chance(&r, 0.6))
@@ -482,7 +486,9 @@ static hd_rc gen_customer_make(const gen_ctx *g, int i, gen_customer *gc, hd_err
             at = t0 + (int64_t)(rng_unit(&r) * (double)(active_end - t0));
         at = at_shopping_hour(&r, at);
         if (at < t0) at = t0 + 60000;
-        if (at > end) at = end;
+        /* one that would come after today comes back round into the time the
+         * customer has been here (all on the last minute, they made a spike) */
+        if (at > end) at = t0 + (at - t0) % (end - t0 + 1);
         /* a discounted order, moved to a sales day when one is near: whether
          * it is discounted comes from the seed alone, so amounts do not
          * depend on today's date, only times do */
@@ -598,20 +604,48 @@ typedef struct batch {
     int64_t orders, revenue;
 } batch;
 
+/* What the tier job (which looks at every member each tick) would have done
+ * to one member between two of their events, or after the last: looked at
+ * them every TIER_LOOK_MS from `from` up to `to`. Falling below a tier's
+ * threshold starts the grace period, and a member still below when it ends
+ * goes down - on the day the history says, not in a wave on the demo's first
+ * day. Members without a tier are left alone, as the job leaves them. */
+#define TIER_LOOK_MS (7 * DAY_MS)
+static hd_rc tier_looks(hd_conn *c, hd_domain *d, int64_t cid, int64_t from, int64_t to,
+                        hd_err *err) {
+    if (to - from <= TIER_LOOK_MS) return HD_OK;
+    hd_val p = hd_vint(cid);
+    int64_t has;
+    hd_rc rc = hd_query_int(c, "SELECT count(*) FROM customer_tiers WHERE customer_id = ?", &p, 1,
+                            &has, err);
+    for (int64_t t = from + TIER_LOOK_MS; !rc && has && t < to; t += TIER_LOOK_MS) {
+        hd_clock_set_ms(d->clock, t);
+        rc = hd_tier_evaluate_in(c, d, cid, err);
+    }
+    return rc;
+}
+
 /* Runs in one write transaction; may run again on a PostgreSQL retry, so it
- * keeps nothing but what it recomputes each time. */
+ * keeps nothing but what it recomputes each time. The domain's clock is the
+ * demo's own test clock here (hd_demo_fill), set to each customer's arrival
+ * and then to each event's time: points are earned, tiers reached and
+ * members joined when the history says, not all on the day the demo ran. */
 static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
     batch *b = vctx;
     for (int i = 0; i < b->n; i++) {
         gen_customer *gc = &b->cs[i];
         int64_t cid;
         bool created;
+        if (gc->nevents) hd_clock_set_ms(b->d->clock, gc->events[0].at);
         hd_rc rc = hd_customer_resolve(c, b->d, gc->ids, gc->nids, gc->fields, &cid, &created, err);
         if (rc) return rc;
         char sid[24];
         hd_id_format(cid, sid);
         for (int k = 0; k < gc->nevents; k++) {
             json_t *e = gc->events[k].json;
+            if (k && (rc = tier_looks(c, b->d, cid, gc->events[k - 1].at, gc->events[k].at, err)))
+                return rc;
+            hd_clock_set_ms(b->d->clock, gc->events[k].at);
             json_object_set_new(e, "customer", json_string(sid));
             bool dup;
             rc = hd_event_process(c, b->d, e, NULL, NULL, &dup, err);
@@ -620,6 +654,9 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
                 return rc;
             }
         }
+        if (gc->nevents &&
+            (rc = tier_looks(c, b->d, cid, gc->events[gc->nevents - 1].at, gc->end, err)))
+            return rc;
     }
     return HD_OK;
 }
@@ -655,18 +692,11 @@ static hd_rc add_touchpoints(hd_domain *d, hd_err *err) {
     return HD_OK;
 }
 
-hd_rc hd_demo_fill(hd_domain *d, int customers, unsigned seed, FILE *progress, hd_err *err) {
-    if (customers < 1 || customers > DEMO_CUSTOMERS_MAX)
-        return hd_err_set(err, HD_EINVAL, "customers", "must be 1 to %d, got %d",
-                          DEMO_CUSTOMERS_MAX, customers);
-    count_ctx cc = {0};
-    hd_rc rc = hd_store_read(d->store, count_cb, &cc, err);
-    if (rc) return rc;
-    if (cc.n > 0) return HD_OK; /* not empty: the demo never touches real data */
-    if ((rc = add_touchpoints(d, err))) return rc;
-    if ((rc = hd_demo_points_before(d, err))) return rc;
-
-    gen_ctx g = {seed, hd_now(d), hd_now(d) - DEMO_SPAN_MS};
+/* The two years of history, run on d's clock as it is set (see batch_cb). */
+static hd_rc fill_history(hd_domain *d, int customers, const gen_ctx *gp, FILE *progress,
+                          hd_err *err) {
+    gen_ctx g = *gp;
+    hd_rc rc = HD_OK;
     batch b = {.d = d, .cap = 64};
     b.cs = calloc((size_t)b.cap, sizeof *b.cs);
     if (!b.cs) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
@@ -706,12 +736,37 @@ hd_rc hd_demo_fill(hd_domain *d, int customers, unsigned seed, FILE *progress, h
     if (progress && tty) fputc('\n', progress);
     for (int k = 0; k < b.n; k++) gen_customer_free(&b.cs[k]);
     free(b.cs);
-    if (rc) return rc;
-    if ((rc = hd_demo_points_after(d, err))) return rc;
-    if (progress)
+    if (!rc && progress)
         fprintf(progress, "demo: loaded %d customers and %lld events in %.1f s\n", customers,
                 (long long)events, (double)(hd_mono_ms() - t0) / 1000.0);
-    return HD_OK;
+    return rc;
+}
+
+hd_rc hd_demo_fill(hd_domain *d, int customers, unsigned seed, FILE *progress, hd_err *err) {
+    if (customers < 1 || customers > DEMO_CUSTOMERS_MAX)
+        return hd_err_set(err, HD_EINVAL, "customers", "must be 1 to %d, got %d",
+                          DEMO_CUSTOMERS_MAX, customers);
+    count_ctx cc = {0};
+    hd_rc rc = hd_store_read(d->store, count_cb, &cc, err);
+    if (rc) return rc;
+    if (cc.n > 0) return HD_OK; /* not empty: the demo never touches real data */
+    if ((rc = add_touchpoints(d, err))) return rc;
+
+    /* The programme starts two years ago and the history runs on a clock of
+     * its own; the server's clock comes back for what the brand has on offer
+     * today. Nothing else runs yet: serve starts its threads after this. */
+    int64_t now = hd_now(d);
+    gen_ctx g = {seed, now, now - DEMO_SPAN_MS};
+    hd_clock *real = d->clock, *past = hd_clock_new(true, g.start);
+    if (!past) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    hd_clock_set_utc_offset(past, hd_clock_utc_offset(real));
+    d->clock = past;
+    rc = hd_demo_points_before(d, err);
+    if (!rc) rc = fill_history(d, customers, &g, progress, err);
+    d->clock = real;
+    hd_clock_free(past);
+    if (!rc) rc = hd_demo_points_after(d, err);
+    return rc;
 }
 
 /* ---- hudong demo ---- */
@@ -745,8 +800,10 @@ static void demo_usage(FILE *f) {
           "Fills an empty store with two years of demo data ending now: customers with\n"
           "Chinese names, mainland mobiles, cities, tags, attributes and consent; the\n"
           "touchpoint inventory with monthly costs; orders with lines, refunds, page\n"
-          "views, shares, reviews, follows and check-ins. The same seed gives the same\n"
-          "data. A store that already has customers is left alone.\n"
+          "views, shares, reviews, follows and check-ins; a points programme that has\n"
+          "run all along (points earned and tiers reached and lost when each event\n"
+          "happened) and what it offers today. The same seed gives the same data. A\n"
+          "store that already has customers is left alone.\n"
           "\n"
           "  --customers N  how many customers (default 2000, at most 1000000)\n"
           "  --seed S       generator seed (default 20260101)\n"

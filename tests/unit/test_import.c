@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -550,6 +551,22 @@ static void test_demo_deterministic(void **state) {
                            "NULL"));
     assert_int_equal(count(f->db, "SELECT sum(events) FROM customers"),
                      count(f->db, "SELECT count(*) FROM events"));
+    /* the programme ran through the history: points were earned when the
+     * events happened, over a year back, and nothing happened after now */
+    int64_t now = (int64_t)time(NULL) * 1000;
+    char q[200];
+    snprintf(q, sizeof q, "SELECT count(*) FROM events WHERE occurred_at > %lld", (long long)now);
+    assert_int_equal(count(f->db, q), 0);
+    snprintf(q, sizeof q, "SELECT count(*) FROM transfers WHERE created_at > %lld", (long long)now);
+    assert_int_equal(count(f->db, q), 0);
+    snprintf(q, sizeof q, "SELECT count(*) FROM transfers WHERE created_at < %lld",
+             (long long)(now - 365LL * 86400000));
+    assert_true(count(f->db, q) > 0);
+    /* ...and each earning is dated with the event that earned it */
+    assert_true(count(f->db, "SELECT count(*) FROM transfers WHERE code = 'earn'") > 20);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM transfers t JOIN events e ON t.reference = "
+                                  "'event:' || e.id WHERE t.created_at <> e.occurred_at"),
+                     0);
     /* a store with customers is left alone */
     int64_t events = count(f->db, "SELECT count(*) FROM events");
     assert_int_equal(run(f, (const char *[]){"demo", "--customers", "40", "--db", f->db, NULL}), 0);
