@@ -4,7 +4,8 @@
  * same seed, so the console, the analytics and the tests have something to
  * show. Everything goes through the domain (hd_customer_resolve and
  * hd_event_process), so counters, orders and lines are exactly what real
- * traffic would leave behind. */
+ * traffic would leave behind; the history runs on a clock of its own, so
+ * points, tiers and expiries are dated when they would have happened. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "cli/cli.h"
 #include "domain/customers.h"
 #include "domain/events.h"
+#include "domain/ledger.h"
 #include "domain/tiers.h"
 #include "domain/touchpoints.h"
 #include "text/text.h"
@@ -604,23 +606,38 @@ typedef struct batch {
     int64_t orders, revenue;
 } batch;
 
-/* What the tier job (which looks at every member each tick) would have done
- * to one member between two of their events, or after the last: looked at
- * them every TIER_LOOK_MS from `from` up to `to`. Falling below a tier's
- * threshold starts the grace period, and a member still below when it ends
- * goes down - on the day the history says, not in a wave on the demo's first
- * day. Members without a tier are left alone, as the job leaves them. */
+/* What the scheduled jobs would have done to one member between two of their
+ * events, or after the last: the tier job's look every TIER_LOOK_MS (falling
+ * below a tier's threshold starts the grace period, and a member still below
+ * when it ends goes down) and the ledger job at each month's end (points
+ * earned a year before expire). Replayed at those times, from `from` up to
+ * `to`, so downgrades and expiries fall through the history instead of in a
+ * wave on the demo's first day. Members without a tier are left alone by the
+ * tier job, as it leaves them. */
 #define TIER_LOOK_MS (7 * DAY_MS)
-static hd_rc tier_looks(hd_conn *c, hd_domain *d, int64_t cid, int64_t from, int64_t to,
-                        hd_err *err) {
-    if (to - from <= TIER_LOOK_MS) return HD_OK;
+static hd_rc replay_jobs(hd_conn *c, hd_domain *d, int64_t cid, int64_t from, int64_t to,
+                         hd_err *err) {
     hd_val p = hd_vint(cid);
-    int64_t has;
+    int64_t tiered;
     hd_rc rc = hd_query_int(c, "SELECT count(*) FROM customer_tiers WHERE customer_id = ?", &p, 1,
-                            &has, err);
-    for (int64_t t = from + TIER_LOOK_MS; !rc && has && t < to; t += TIER_LOOK_MS) {
+                            &tiered, err);
+    int off = hd_clock_utc_offset(d->clock);
+    int64_t look = from + TIER_LOOK_MS;
+    /* the last millisecond of the brand's month holding `from` */
+    int64_t month_end = hd_cal_day_ms(off, hd_month_first(hd_cal_day(off, from), 1)) - 1;
+    if (month_end < from) month_end = from; /* from is that very millisecond */
+    while (!rc) {
+        bool tier = tiered && look < to && look <= month_end;
+        int64_t t = tier ? look : month_end;
+        if (t >= to) break;
         hd_clock_set_ms(d->clock, t);
-        rc = hd_tier_evaluate_in(c, d, cid, err);
+        if (tier) {
+            rc = hd_tier_evaluate_in(c, d, cid, err);
+            look += TIER_LOOK_MS;
+        } else {
+            rc = hd_ledger_expire_due_in(c, d, cid, err);
+            month_end = hd_cal_day_ms(off, hd_month_first(hd_cal_day(off, month_end + 1), 1)) - 1;
+        }
     }
     return rc;
 }
@@ -643,7 +660,7 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
         hd_id_format(cid, sid);
         for (int k = 0; k < gc->nevents; k++) {
             json_t *e = gc->events[k].json;
-            if (k && (rc = tier_looks(c, b->d, cid, gc->events[k - 1].at, gc->events[k].at, err)))
+            if (k && (rc = replay_jobs(c, b->d, cid, gc->events[k - 1].at, gc->events[k].at, err)))
                 return rc;
             hd_clock_set_ms(b->d->clock, gc->events[k].at);
             json_object_set_new(e, "customer", json_string(sid));
@@ -655,7 +672,7 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, hd_err *err) {
             }
         }
         if (gc->nevents &&
-            (rc = tier_looks(c, b->d, cid, gc->events[gc->nevents - 1].at, gc->end, err)))
+            (rc = replay_jobs(c, b->d, cid, gc->events[gc->nevents - 1].at, gc->end, err)))
             return rc;
     }
     return HD_OK;
@@ -801,9 +818,10 @@ static void demo_usage(FILE *f) {
           "Chinese names, mainland mobiles, cities, tags, attributes and consent; the\n"
           "touchpoint inventory with monthly costs; orders with lines, refunds, page\n"
           "views, shares, reviews, follows and check-ins; a points programme that has\n"
-          "run all along (points earned and tiers reached and lost when each event\n"
-          "happened) and what it offers today. The same seed gives the same data. A\n"
-          "store that already has customers is left alone.\n"
+          "run all along (points earned when each event happened, expired at the end of\n"
+          "the twelfth month after, tiers reached and lost) and what it offers today.\n"
+          "The same seed gives the same data. A store that already has customers is\n"
+          "left alone.\n"
           "\n"
           "  --customers N  how many customers (default 2000, at most 1000000)\n"
           "  --seed S       generator seed (default 20260101)\n"

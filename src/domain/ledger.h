@@ -79,6 +79,9 @@ hd_rc hd_program_patch(hd_domain *d, const json_t *in, json_t **out, hd_err *err
  * checked and every violation. HD_ESTATE when anything is wrong. */
 hd_rc hd_ledger_check(hd_domain *d, json_t **report, hd_err *err);
 
+/* Expires one member's lots that are due by now, as the scheduled job does
+ * for everyone (the demo replays its history member by member). */
+hd_rc hd_ledger_expire_due_in(hd_conn *c, hd_domain *d, int64_t customer_id, hd_err *err);
 /* Scheduled: voids pending transfers past their timeout, expires lots. */
 hd_rc hd_ledger_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err);
 /* Merge hook: a merged customer's points follow the survivor. */

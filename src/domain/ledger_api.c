@@ -662,15 +662,22 @@ static hd_rc timeout_cb(hd_conn *c, void *vctx, hd_err *err) {
     return HD_OK;
 }
 
-static hd_rc expiry_cb(hd_conn *c, void *vctx, hd_err *err) {
-    job_ctx *jc = vctx;
-    hd_val p = hd_vint(jc->now);
+/* Expires up to JOB_BATCH lots due by now - anyone's, or with account set,
+ * that account's; *done says how many it looked at. */
+static hd_rc expire_due(hd_conn *c, hd_domain *d, int64_t now, int64_t account, int *done,
+                        hd_err *err) {
+    hd_val p[2] = {hd_vint(now), hd_vint(account)};
     hd_rows *r;
-    hd_rc rc = hd_query(c,
-                        "SELECT l.id, a.id, a.name FROM lots l JOIN accounts a ON a.id = "
-                        "l.account_id WHERE l.expires_at <= ? AND "
-                        "l.remaining > 0 ORDER BY l.expires_at LIMIT 200",
-                        &p, 1, &r, err);
+    hd_rc rc = account ? hd_query(c,
+                                  "SELECT l.id, a.id, a.name FROM lots l JOIN accounts a ON a.id = "
+                                  "l.account_id WHERE l.account_id = ?2 AND l.expires_at <= ?1 AND "
+                                  "l.remaining > 0 ORDER BY l.expires_at LIMIT 200",
+                                  p, 2, &r, err)
+                       : hd_query(c,
+                                  "SELECT l.id, a.id, a.name FROM lots l JOIN accounts a ON a.id = "
+                                  "l.account_id WHERE l.expires_at <= ? AND "
+                                  "l.remaining > 0 ORDER BY l.expires_at LIMIT 200",
+                                  p, 1, &r, err);
     if (rc) return rc;
     int64_t ids[JOB_BATCH], accs[JOB_BATCH];
     char names[JOB_BATCH][64];
@@ -704,10 +711,23 @@ static hd_rc expiry_cb(hd_conn *c, void *vctx, hd_err *err) {
         hd_transfer_req t = {key,  names[i], "system:expiry", left, "expire", ref, false, 0,
                              true, true};
         hd_transfer_res res;
-        if ((rc = hd_ledger_transfer_in(c, jc->d, &t, &res, err))) return rc;
+        if ((rc = hd_ledger_transfer_in(c, d, &t, &res, err))) return rc;
     }
-    jc->done = n;
+    *done = n;
     return HD_OK;
+}
+
+static hd_rc expiry_cb(hd_conn *c, void *vctx, hd_err *err) {
+    job_ctx *jc = vctx;
+    return expire_due(c, jc->d, jc->now, 0, &jc->done, err);
+}
+
+hd_rc hd_ledger_expire_due_in(hd_conn *c, hd_domain *d, int64_t customer_id, hd_err *err) {
+    int64_t acc;
+    hd_rc rc = find_account(c, customer_id, "", &acc, err);
+    int done = JOB_BATCH;
+    while (!rc && acc && done == JOB_BATCH) rc = expire_due(c, d, hd_now(d), acc, &done, err);
+    return rc;
 }
 
 hd_rc hd_ledger_job(hd_domain *d, int64_t now_ms, void *arg, hd_err *err) {
