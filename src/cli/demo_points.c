@@ -1,9 +1,10 @@
-/* demo_points.c - the points programme of the demo brand: its expiry rule,
- * tiers and earning rules (set up before the demo's events, so its orders
- * earn), and after
- * them a catalog, a running special, an open auction, an open group buy, an
- * open trial, a coupon launch, members with instalment plans and some in
- * overdraft. Everything goes through the same domain calls the API uses. */
+/* demo_points.c - the points programme of the demo brand: tiers and earning
+ * rules (set up before the demo's events, so its orders earn; points expire
+ * by the programme's rule, by default at the end of the twelfth month after
+ * the month earned), and after them a catalog, a running special, an open
+ * auction, an open group buy, an open trial, a coupon launch, members with
+ * instalment plans and some in overdraft. Everything goes through the same
+ * domain calls the API uses. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include "domain/credit.h"
 #include "domain/groupbuys.h"
 #include "domain/instalments.h"
-#include "domain/ledger.h"
 #include "domain/rules.h"
 #include "domain/tiers.h"
 #include "domain/trials.h"
@@ -41,15 +41,6 @@ static char *time_at(int64_t ms, char buf[32]) {
 }
 
 hd_rc hd_demo_points_before(hd_domain *d, hd_err *err) {
-    /* points last until the end of the twelfth month after the month earned
-     * (the common rule in China), so two years of history leave breakage */
-    json_t *prog = json_pack("{s:{s:s,s:i}}", "expiry", "policy", "end_of_month", "months", 12);
-    json_t *pout = NULL;
-    hd_rc prc = prog ? hd_program_patch(d, prog, &pout, err)
-                     : hd_err_set(err, HD_ENOMEM, "", "out of memory");
-    json_decref(prog);
-    json_decref(pout);
-    if (prc) return prc;
     static const struct {
         const char *code, *zh, *en;
         int threshold;
