@@ -9,7 +9,7 @@ TEST="clang libclang-rt-14-dev clang-format libcmocka-dev postgresql curl chromi
 want="$BUILD"
 # the console needs node and npm; use the machine's if it has them
 command -v npm >/dev/null 2>&1 || BUILD="$BUILD nodejs npm"
-BENCH="postgresql postgresql-contrib wrk bc"
+BENCH="postgresql wrk bc"
 want="$BUILD"
 [ "$1" = test ] && want="$BUILD $TEST"
 [ "$1" = bench ] && want="$BUILD $BENCH"

@@ -615,17 +615,20 @@ typedef struct batch {
  * wave on the demo's first day. Members without a tier are left alone by the
  * tier job, as it leaves them. */
 #define TIER_LOOK_MS (7 * DAY_MS)
+/* The last millisecond of the brand's month holding t. */
+static int64_t month_end_of(int off, int64_t t) {
+    return hd_cal_day_ms(off, hd_month_first(hd_cal_day(off, t), 1)) - 1;
+}
+
 static hd_rc replay_jobs(hd_conn *c, hd_domain *d, int64_t cid, int64_t from, int64_t to,
                          hd_err *err) {
+    int off = hd_clock_utc_offset(d->clock);
+    int64_t look = from + TIER_LOOK_MS, month_end = month_end_of(off, from);
+    if (look >= to && month_end >= to) return HD_OK; /* most gaps: nothing came due */
     hd_val p = hd_vint(cid);
     int64_t tiered;
     hd_rc rc = hd_query_int(c, "SELECT count(*) FROM customer_tiers WHERE customer_id = ?", &p, 1,
                             &tiered, err);
-    int off = hd_clock_utc_offset(d->clock);
-    int64_t look = from + TIER_LOOK_MS;
-    /* the last millisecond of the brand's month holding `from` */
-    int64_t month_end = hd_cal_day_ms(off, hd_month_first(hd_cal_day(off, from), 1)) - 1;
-    if (month_end < from) month_end = from; /* from is that very millisecond */
     while (!rc) {
         bool tier = tiered && look < to && look <= month_end;
         int64_t t = tier ? look : month_end;
@@ -636,7 +639,7 @@ static hd_rc replay_jobs(hd_conn *c, hd_domain *d, int64_t cid, int64_t from, in
             look += TIER_LOOK_MS;
         } else {
             rc = hd_ledger_expire_due_in(c, d, cid, err);
-            month_end = hd_cal_day_ms(off, hd_month_first(hd_cal_day(off, month_end + 1), 1)) - 1;
+            month_end = month_end_of(off, month_end + 1);
         }
     }
     return rc;
