@@ -11,6 +11,11 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-f
 CFLAGS_REL  := -O2 -g
 CFLAGS_ASAN := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -DHD_FAULTS=1
 LIBS      = $(PKG_LIBS) -lpthread -lm
+# the release binary allocates with jemalloc (as Redis does): requests are
+# parsed on the polling threads and freed after the writer's commit, and
+# glibc's arenas made those frees across threads queue on each other's locks
+# (docs/benchmarks.md); the sanitizer builds keep the allocator ASan brings
+REL_LIBS  = $(LIBS) $(shell pkg-config --libs jemalloc 2>/dev/null)
 
 LIB_SRC  := $(sort $(wildcard src/base/*.c src/text/*.c src/expr/*.c src/store/*.c src/domain/*.c src/analytics/*.c src/api/*.c))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -60,7 +65,7 @@ build/rel/%.o: %.c
 build/rel/libhudong.a: $(REL_OBJ)
 	ar rcs $@ $^
 hudong: $(patsubst %.c,build/rel/%.o,$(CLI_SRC)) build/rel/libhudong.a
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS_REL) -o $@ $^ $(REL_LIBS)
 
 # --- sanitizer build, used by every test
 build/asan/%.o: %.c

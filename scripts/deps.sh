@@ -4,7 +4,7 @@
 #   scripts/deps.sh test    - also what the tests need (PostgreSQL, clang, cmocka, ...)
 #   scripts/deps.sh bench   - also what bench/ needs (PostgreSQL's pgbench, wrk)
 set -e
-BUILD="gcc make pkg-config xxd libsqlite3-dev libpq-dev libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev"
+BUILD="gcc make pkg-config xxd libsqlite3-dev libpq-dev libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev libjemalloc-dev"
 TEST="clang libclang-rt-14-dev clang-format libcmocka-dev postgresql curl chromium fonts-noto-cjk"
 want="$BUILD"
 # the console needs node and npm; use the machine's if it has them

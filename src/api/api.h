@@ -20,7 +20,8 @@ typedef enum { HD_LOG_ERROR, HD_LOG_WARN, HD_LOG_INFO, HD_LOG_DEBUG } hd_log_lev
 
 typedef struct hd_server_opts {
     const char *listen;   /* "127.0.0.1:8080" */
-    int max_connections;  /* served at once, each on its own thread; 0 = default */
+    int max_connections;  /* open at once; 0 = default (1024) */
+    int workers;          /* threads that run handlers which may wait; 0 = default (32) */
     bool test_clock;      /* expose POST /v1/test/clock */
     FILE *log;            /* access log; NULL = stderr */
     const char *web_root; /* static files for / and /m/; NULL = none */

@@ -3,6 +3,7 @@
 #define HD_API_INT_H
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 #include "api/api.h"
 #include "base/buf.h"
@@ -10,6 +11,19 @@
 #include "domain/users.h"
 
 #define HD_PATH_PARAMS_MAX 4
+
+typedef struct hd_resp {
+    int status;
+    json_t *body; /* owned; serialised as JSON */
+    char *raw;    /* or raw bytes (owned), with content_type */
+    size_t raw_len;
+    const char *content_type;
+    char location[256];
+    char set_cookie[256];
+    bool replayed;
+} hd_resp;
+
+struct hd_route;
 
 typedef struct hd_req {
     struct hd_server *srv;
@@ -32,20 +46,22 @@ typedef struct hd_req {
     const char *route_path; /* the matched pattern, for idempotency scope */
     int64_t audit_id;       /* this change's line in the audit log, or 0 */
     bool audit_in_txn;      /* ...whose outcome the write itself records */
+    /* answered away from the polling thread (server.c): by a worker or, for
+     * a prepared write, by the store's writer - the answer in w */
+    const struct hd_route *rt;
+    struct hd_req *next; /* in the workers' queue */
+    hd_resp w;
+    _Atomic bool answered;
+    json_t *in; /* a prepared write's body, key and key scope */
+    hd_idem im;
+    char scope[300];
 } hd_req;
 
-typedef struct hd_resp {
-    int status;
-    json_t *body; /* owned; serialised as JSON */
-    char *raw;    /* or raw bytes (owned), with content_type */
-    size_t raw_len;
-    const char *content_type;
-    char location[256];
-    char set_cookie[256];
-    bool replayed;
-} hd_resp;
-
 typedef void (*hd_handler)(hd_req *r, hd_resp *w);
+/* A write made ready from the JSON body and key, sent by the server (for
+ * the domain's *_prepare functions, such as hd_event_prepare). */
+typedef hd_rc (*hd_prepare_fn)(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
+                               hd_err *err);
 
 typedef struct hd_route {
     const char *method;
@@ -53,6 +69,9 @@ typedef struct hd_route {
     const char *scope; /* NULL: no key needed */
     hd_handler fn;
     bool test_only; /* registered only with --test-clock */
+    /* or, instead of fn: a POST whose write the server sends without
+     * holding a thread while it commits (the data plane's hot paths) */
+    hd_prepare_fn prep;
 } hd_route;
 
 /* Each routes_*.c file owns a table of its routes; routes.c lists the

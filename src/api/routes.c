@@ -204,12 +204,6 @@ static void h_customer_duplicates(hd_req *r, hd_resp *w) {
 
 /* ---- events ---- */
 
-static void h_event(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_event_record, NULL); }
-
-static void h_event_batch(hd_req *r, hd_resp *w) {
-    hd_post_idem(r, w, hd_event_record_batch, NULL);
-}
-
 /* ---- touchpoints ---- */
 
 static void h_tp_create(hd_req *r, hd_resp *w) { hd_post_idem(r, w, hd_touchpoint_create, NULL); }
@@ -337,27 +331,27 @@ static void h_brand_patch(hd_req *r, hd_resp *w) {
 
 /* More specific paths come before {id} patterns. */
 static const hd_route routes[] = {
-    {"GET", "/v1/health", NULL, h_health, false},
-    {"GET", "/v1/openapi.json", NULL, h_openapi, false},
-    {"GET", "/v1/brand", "auth", h_brand_get, false},
-    {"PATCH", "/v1/brand", "admin:write", h_brand_patch, false},
-    {"POST", "/v1/customers", "customers:write", h_customer_create, false},
-    {"GET", "/v1/customers", "customers:read", h_customer_search, false},
-    {"GET", "/v1/customers/duplicates", "customers:read", h_customer_duplicates, false},
-    {"GET", "/v1/customers/{id}", "customers:read", h_customer_get, false},
-    {"PATCH", "/v1/customers/{id}", "customers:write", h_customer_patch, false},
-    {"DELETE", "/v1/customers/{id}", "customers:write", h_customer_delete, false},
-    {"GET", "/v1/customers/{id}/export", "customers:read", h_customer_export, false},
-    {"GET", "/v1/customers/{id}/timeline", "customers:read", h_customer_timeline, false},
-    {"POST", "/v1/events", "events:write", h_event, false},
-    {"POST", "/v1/events/batch", "events:write", h_event_batch, false},
-    {"POST", "/v1/touchpoints", "touchpoints:write", h_tp_create, false},
-    {"GET", "/v1/touchpoints", "touchpoints:read", h_tp_list, false},
-    {"GET", "/v1/touchpoints/report", "touchpoints:read", h_tp_report, false},
-    {"GET", "/v1/touchpoints/{id}", "touchpoints:read", h_tp_get, false},
-    {"PATCH", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_patch, false},
-    {"DELETE", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_delete, false},
-    {"POST", "/v1/test/clock", "admin:write", h_test_clock, true},
+    {"GET", "/v1/health", NULL, h_health, false, NULL},
+    {"GET", "/v1/openapi.json", NULL, h_openapi, false, NULL},
+    {"GET", "/v1/brand", "auth", h_brand_get, false, NULL},
+    {"PATCH", "/v1/brand", "admin:write", h_brand_patch, false, NULL},
+    {"POST", "/v1/customers", "customers:write", h_customer_create, false, NULL},
+    {"GET", "/v1/customers", "customers:read", h_customer_search, false, NULL},
+    {"GET", "/v1/customers/duplicates", "customers:read", h_customer_duplicates, false, NULL},
+    {"GET", "/v1/customers/{id}", "customers:read", h_customer_get, false, NULL},
+    {"PATCH", "/v1/customers/{id}", "customers:write", h_customer_patch, false, NULL},
+    {"DELETE", "/v1/customers/{id}", "customers:write", h_customer_delete, false, NULL},
+    {"GET", "/v1/customers/{id}/export", "customers:read", h_customer_export, false, NULL},
+    {"GET", "/v1/customers/{id}/timeline", "customers:read", h_customer_timeline, false, NULL},
+    {"POST", "/v1/events", "events:write", NULL, false, hd_event_prepare},
+    {"POST", "/v1/events/batch", "events:write", NULL, false, hd_event_batch_prepare},
+    {"POST", "/v1/touchpoints", "touchpoints:write", h_tp_create, false, NULL},
+    {"GET", "/v1/touchpoints", "touchpoints:read", h_tp_list, false, NULL},
+    {"GET", "/v1/touchpoints/report", "touchpoints:read", h_tp_report, false, NULL},
+    {"GET", "/v1/touchpoints/{id}", "touchpoints:read", h_tp_get, false, NULL},
+    {"PATCH", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_patch, false, NULL},
+    {"DELETE", "/v1/touchpoints/{id}", "touchpoints:write", h_tp_delete, false, NULL},
+    {"POST", "/v1/test/clock", "admin:write", h_test_clock, true, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_core, routes);
 

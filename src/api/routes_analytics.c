@@ -170,19 +170,19 @@ static void h_segment_members(hd_req *r, hd_resp *w) {
 
 /* More specific paths come before {id} patterns. */
 static const hd_route routes[] = {
-    {"GET", "/v1/analytics/rfm", "analytics:read", h_rfm, false},
-    {"GET", "/v1/analytics/pareto", "analytics:read", h_pareto, false},
-    {"GET", "/v1/analytics/clv", "analytics:read", h_clv, false},
-    {"GET", "/v1/analytics/baskets", "analytics:read", h_baskets, false},
-    {"GET", "/v1/analytics/ladder", "analytics:read", h_ladder, false},
-    {"GET", "/v1/analytics/ladder/thresholds", "analytics:read", h_thresholds_get, false},
-    {"PUT", "/v1/analytics/ladder/thresholds", "analytics:write", h_thresholds_put, false},
-    {"POST", "/v1/analytics/{kind}/refresh", "analytics:write", h_refresh, false},
-    {"GET", "/v1/jobs/{id}", "analytics:read", h_job, false},
-    {"GET", "/v1/customers/{id}/recommendations", "analytics:read", h_recommendations, false},
-    {"POST", "/v1/segments", "analytics:write", h_segment_create, false},
-    {"GET", "/v1/segments", "analytics:read", h_segment_list, false},
-    {"GET", "/v1/segments/{id}", "analytics:read", h_segment_get, false},
-    {"GET", "/v1/segments/{id}/members", "analytics:read", h_segment_members, false},
+    {"GET", "/v1/analytics/rfm", "analytics:read", h_rfm, false, NULL},
+    {"GET", "/v1/analytics/pareto", "analytics:read", h_pareto, false, NULL},
+    {"GET", "/v1/analytics/clv", "analytics:read", h_clv, false, NULL},
+    {"GET", "/v1/analytics/baskets", "analytics:read", h_baskets, false, NULL},
+    {"GET", "/v1/analytics/ladder", "analytics:read", h_ladder, false, NULL},
+    {"GET", "/v1/analytics/ladder/thresholds", "analytics:read", h_thresholds_get, false, NULL},
+    {"PUT", "/v1/analytics/ladder/thresholds", "analytics:write", h_thresholds_put, false, NULL},
+    {"POST", "/v1/analytics/{kind}/refresh", "analytics:write", h_refresh, false, NULL},
+    {"GET", "/v1/jobs/{id}", "analytics:read", h_job, false, NULL},
+    {"GET", "/v1/customers/{id}/recommendations", "analytics:read", h_recommendations, false, NULL},
+    {"POST", "/v1/segments", "analytics:write", h_segment_create, false, NULL},
+    {"GET", "/v1/segments", "analytics:read", h_segment_list, false, NULL},
+    {"GET", "/v1/segments/{id}", "analytics:read", h_segment_get, false, NULL},
+    {"GET", "/v1/segments/{id}/members", "analytics:read", h_segment_members, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_analytics, routes);

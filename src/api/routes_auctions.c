@@ -54,11 +54,11 @@ static void h_bids(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"POST", "/v1/auctions", "points:write", h_create, false},
-    {"GET", "/v1/auctions", "points:read", h_list, false},
-    {"GET", "/v1/auctions/{id}", "points:read", h_get, false},
-    {"PATCH", "/v1/auctions/{id}", "points:write", h_patch, false},
-    {"POST", "/v1/auctions/{id}/bids", "points:write", h_bid, false},
-    {"GET", "/v1/auctions/{id}/bids", "points:read", h_bids, false},
+    {"POST", "/v1/auctions", "points:write", h_create, false, NULL},
+    {"GET", "/v1/auctions", "points:read", h_list, false, NULL},
+    {"GET", "/v1/auctions/{id}", "points:read", h_get, false, NULL},
+    {"PATCH", "/v1/auctions/{id}", "points:write", h_patch, false, NULL},
+    {"POST", "/v1/auctions/{id}/bids", "points:write", h_bid, false, NULL},
+    {"GET", "/v1/auctions/{id}/bids", "points:read", h_bids, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_auctions, routes);

@@ -196,15 +196,15 @@ static void h_audit(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"POST", "/v1/auth/login", NULL, h_login, false},
-    {"POST", "/v1/auth/logout", "auth", h_logout, false},
-    {"GET", "/v1/auth/me", "auth", h_me, false},
-    {"GET", "/v1/users", "admin:read", h_users_list, false},
-    {"POST", "/v1/users", "admin:write", h_users_add, false},
-    {"PATCH", "/v1/users/{id}", "admin:write", h_users_patch, false},
-    {"GET", "/v1/apikeys", "admin:read", h_keys_list, false},
-    {"POST", "/v1/apikeys", "admin:write", h_keys_add, false},
-    {"DELETE", "/v1/apikeys/{id}", "admin:write", h_keys_revoke, false},
-    {"GET", "/v1/audit", "admin:read", h_audit, false},
+    {"POST", "/v1/auth/login", NULL, h_login, false, NULL},
+    {"POST", "/v1/auth/logout", "auth", h_logout, false, NULL},
+    {"GET", "/v1/auth/me", "auth", h_me, false, NULL},
+    {"GET", "/v1/users", "admin:read", h_users_list, false, NULL},
+    {"POST", "/v1/users", "admin:write", h_users_add, false, NULL},
+    {"PATCH", "/v1/users/{id}", "admin:write", h_users_patch, false, NULL},
+    {"GET", "/v1/apikeys", "admin:read", h_keys_list, false, NULL},
+    {"POST", "/v1/apikeys", "admin:write", h_keys_add, false, NULL},
+    {"DELETE", "/v1/apikeys/{id}", "admin:write", h_keys_revoke, false, NULL},
+    {"GET", "/v1/audit", "admin:read", h_audit, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_auth, routes);

@@ -58,9 +58,9 @@ static void h_permissions(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"GET", "/v1/console/permissions", "auth", h_permissions, false},
-    {"GET", "/v1/console/overview", "analytics:read", h_overview, false},
-    {"GET", "/v1/console/segments/preview", "analytics:read", h_segment_preview, false},
-    {"POST", "/v1/customers/merge", "customers:write", h_merge, false},
+    {"GET", "/v1/console/permissions", "auth", h_permissions, false, NULL},
+    {"GET", "/v1/console/overview", "analytics:read", h_overview, false, NULL},
+    {"GET", "/v1/console/segments/preview", "analytics:read", h_segment_preview, false, NULL},
+    {"POST", "/v1/customers/merge", "customers:write", h_merge, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_console, routes);

@@ -116,16 +116,16 @@ static void h_report(hd_req *r, hd_resp *w) {
 
 /* Literal paths before {code}. */
 static const hd_route routes[] = {
-    {"POST", "/v1/coupons/templates", "points:write", h_tmpl_create, false},
-    {"GET", "/v1/coupons/templates", "points:read", h_tmpl_list, false},
-    {"GET", "/v1/coupons/templates/{id}", "points:read", h_tmpl_get, false},
-    {"PATCH", "/v1/coupons/templates/{id}", "points:write", h_tmpl_patch, false},
-    {"POST", "/v1/coupons/templates/{id}/issue", "points:write", h_issue, false},
-    {"POST", "/v1/coupons/redeem", "points:write", h_redeem, false},
-    {"GET", "/v1/coupons/report", "points:read", h_report, false},
-    {"POST", "/v1/coupons/{id}/claim", "points:write", h_claim, false},
-    {"GET", "/v1/coupons/{code}", "points:read", h_coupon_get, false},
-    {"POST", "/v1/coupons/{code}/restore", "points:write", h_restore, false},
-    {"GET", "/v1/customers/{id}/coupons", "points:read", h_customer_coupons, false},
+    {"POST", "/v1/coupons/templates", "points:write", h_tmpl_create, false, NULL},
+    {"GET", "/v1/coupons/templates", "points:read", h_tmpl_list, false, NULL},
+    {"GET", "/v1/coupons/templates/{id}", "points:read", h_tmpl_get, false, NULL},
+    {"PATCH", "/v1/coupons/templates/{id}", "points:write", h_tmpl_patch, false, NULL},
+    {"POST", "/v1/coupons/templates/{id}/issue", "points:write", h_issue, false, NULL},
+    {"POST", "/v1/coupons/redeem", "points:write", h_redeem, false, NULL},
+    {"GET", "/v1/coupons/report", "points:read", h_report, false, NULL},
+    {"POST", "/v1/coupons/{id}/claim", "points:write", h_claim, false, NULL},
+    {"GET", "/v1/coupons/{code}", "points:read", h_coupon_get, false, NULL},
+    {"POST", "/v1/coupons/{code}/restore", "points:write", h_restore, false, NULL},
+    {"GET", "/v1/customers/{id}/coupons", "points:read", h_customer_coupons, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_coupons, routes);

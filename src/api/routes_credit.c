@@ -66,11 +66,11 @@ static void h_report(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"GET", "/v1/credit/settings", "points:read", h_settings_get, false},
-    {"PATCH", "/v1/credit/settings", "points:write", h_settings_patch, false},
-    {"POST", "/v1/credit/recompute", "points:write", h_recompute, false},
-    {"GET", "/v1/customers/{id}/credit", "points:read", h_get, false},
-    {"PUT", "/v1/customers/{id}/credit", "points:write", h_put, false},
-    {"GET", "/v1/reports/credit", "analytics:read", h_report, false},
+    {"GET", "/v1/credit/settings", "points:read", h_settings_get, false, NULL},
+    {"PATCH", "/v1/credit/settings", "points:write", h_settings_patch, false, NULL},
+    {"POST", "/v1/credit/recompute", "points:write", h_recompute, false, NULL},
+    {"GET", "/v1/customers/{id}/credit", "points:read", h_get, false, NULL},
+    {"PUT", "/v1/customers/{id}/credit", "points:write", h_put, false, NULL},
+    {"GET", "/v1/reports/credit", "analytics:read", h_report, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_credit, routes);

@@ -84,13 +84,13 @@ static void h_group(hd_req *r, hd_resp *w) {
 
 /* More specific paths come before {id} patterns. */
 static const hd_route routes[] = {
-    {"POST", "/v1/groupbuys", "points:write", h_create, false},
-    {"GET", "/v1/groupbuys", "points:read", h_list, false},
-    {"POST", "/v1/groupbuys/join", "points:write", h_join, false},
-    {"GET", "/v1/groupbuys/groups/{code}", "points:read", h_group, false},
-    {"GET", "/v1/groupbuys/{id}", "points:read", h_get, false},
-    {"PATCH", "/v1/groupbuys/{id}", "points:write", h_patch, false},
-    {"POST", "/v1/groupbuys/{id}/groups", "points:write", h_start, false},
-    {"GET", "/v1/groupbuys/{id}/groups", "points:read", h_groups, false},
+    {"POST", "/v1/groupbuys", "points:write", h_create, false, NULL},
+    {"GET", "/v1/groupbuys", "points:read", h_list, false, NULL},
+    {"POST", "/v1/groupbuys/join", "points:write", h_join, false, NULL},
+    {"GET", "/v1/groupbuys/groups/{code}", "points:read", h_group, false, NULL},
+    {"GET", "/v1/groupbuys/{id}", "points:read", h_get, false, NULL},
+    {"PATCH", "/v1/groupbuys/{id}", "points:write", h_patch, false, NULL},
+    {"POST", "/v1/groupbuys/{id}/groups", "points:write", h_start, false, NULL},
+    {"GET", "/v1/groupbuys/{id}/groups", "points:read", h_groups, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_groupbuys, routes);

@@ -86,11 +86,11 @@ static void h_report(hd_req *r, hd_resp *w) {
 
 /* More specific paths come before {id} patterns. */
 static const hd_route routes[] = {
-    {"POST", "/v1/instalments", "points:write", h_create, false},
-    {"GET", "/v1/instalments/{id}", "points:read", h_get, false},
-    {"POST", "/v1/instalments/{id}/payoff", "points:write", h_payoff, false},
-    {"POST", "/v1/instalments/{id}/cancel", "points:write", h_cancel, false},
-    {"GET", "/v1/customers/{id}/instalments", "points:read", h_customer, false},
-    {"GET", "/v1/reports/instalments", "analytics:read", h_report, false},
+    {"POST", "/v1/instalments", "points:write", h_create, false, NULL},
+    {"GET", "/v1/instalments/{id}", "points:read", h_get, false, NULL},
+    {"POST", "/v1/instalments/{id}/payoff", "points:write", h_payoff, false, NULL},
+    {"POST", "/v1/instalments/{id}/cancel", "points:write", h_cancel, false, NULL},
+    {"GET", "/v1/customers/{id}/instalments", "points:read", h_customer, false, NULL},
+    {"GET", "/v1/reports/instalments", "analytics:read", h_report, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_instalments, routes);

@@ -86,14 +86,14 @@ static void hd_h_program_patch(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"GET", "/v1/customers/{id}/points", "points:read", hd_h_points, false},
-    {"GET", "/v1/customers/{id}/points/history", "points:read", hd_h_points_history, false},
-    {"POST", "/v1/transfers", "points:write", hd_h_transfer, false},
-    {"POST", "/v1/transfers/batch", "points:write", hd_h_transfer_batch, false},
-    {"GET", "/v1/transfers/{id}", "points:read", hd_h_transfer_get, false},
-    {"POST", "/v1/transfers/{id}/post", "points:write", hd_h_transfer_post, false},
-    {"POST", "/v1/transfers/{id}/void", "points:write", hd_h_transfer_void, false},
-    {"GET", "/v1/program", "points:read", hd_h_program_get, false},
-    {"PATCH", "/v1/program", "points:write", hd_h_program_patch, false},
+    {"GET", "/v1/customers/{id}/points", "points:read", hd_h_points, false, NULL},
+    {"GET", "/v1/customers/{id}/points/history", "points:read", hd_h_points_history, false, NULL},
+    {"POST", "/v1/transfers", "points:write", hd_h_transfer, false, NULL},
+    {"POST", "/v1/transfers/batch", "points:write", hd_h_transfer_batch, false, NULL},
+    {"GET", "/v1/transfers/{id}", "points:read", hd_h_transfer_get, false, NULL},
+    {"POST", "/v1/transfers/{id}/post", "points:write", hd_h_transfer_post, false, NULL},
+    {"POST", "/v1/transfers/{id}/void", "points:write", hd_h_transfer_void, false, NULL},
+    {"GET", "/v1/program", "points:read", hd_h_program_get, false, NULL},
+    {"PATCH", "/v1/program", "points:write", hd_h_program_patch, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_ledger, routes);

@@ -97,14 +97,14 @@ static void hd_h_customer_tier(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"POST", "/v1/rules", "points:write", hd_h_rule_create, false},
-    {"GET", "/v1/rules", "points:read", hd_h_rule_list, false},
-    {"GET", "/v1/rules/{id}", "points:read", hd_h_rule_get, false},
-    {"PATCH", "/v1/rules/{id}", "points:write", hd_h_rule_patch, false},
-    {"POST", "/v1/rules/{id}/simulate", "points:read", hd_h_rule_simulate, false},
-    {"POST", "/v1/tiers", "points:write", hd_h_tier_create, false},
-    {"GET", "/v1/tiers", "points:read", hd_h_tier_list, false},
-    {"PATCH", "/v1/tiers/{id}", "points:write", hd_h_tier_patch, false},
-    {"GET", "/v1/customers/{id}/tier", "points:read", hd_h_customer_tier, false},
+    {"POST", "/v1/rules", "points:write", hd_h_rule_create, false, NULL},
+    {"GET", "/v1/rules", "points:read", hd_h_rule_list, false, NULL},
+    {"GET", "/v1/rules/{id}", "points:read", hd_h_rule_get, false, NULL},
+    {"PATCH", "/v1/rules/{id}", "points:write", hd_h_rule_patch, false, NULL},
+    {"POST", "/v1/rules/{id}/simulate", "points:read", hd_h_rule_simulate, false, NULL},
+    {"POST", "/v1/tiers", "points:write", hd_h_tier_create, false, NULL},
+    {"GET", "/v1/tiers", "points:read", hd_h_tier_list, false, NULL},
+    {"PATCH", "/v1/tiers/{id}", "points:write", hd_h_tier_patch, false, NULL},
+    {"GET", "/v1/customers/{id}/tier", "points:read", hd_h_customer_tier, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_rules, routes);

@@ -66,13 +66,13 @@ static void h_reviews(hd_req *r, hd_resp *w) {
 }
 
 static const hd_route routes[] = {
-    {"POST", "/v1/trials", "points:write", h_create, false},
-    {"GET", "/v1/trials", "points:read", h_list, false},
-    {"GET", "/v1/trials/{id}", "points:read", h_get, false},
-    {"POST", "/v1/trials/{id}/applications", "points:write", h_apply, false},
-    {"GET", "/v1/trials/{id}/applications", "points:read", h_applications, false},
-    {"GET", "/v1/trials/{id}/draw", "points:read", h_draw, false},
-    {"POST", "/v1/trials/{id}/reviews", "points:write", h_review, false},
-    {"GET", "/v1/trials/{id}/reviews", "points:read", h_reviews, false},
+    {"POST", "/v1/trials", "points:write", h_create, false, NULL},
+    {"GET", "/v1/trials", "points:read", h_list, false, NULL},
+    {"GET", "/v1/trials/{id}", "points:read", h_get, false, NULL},
+    {"POST", "/v1/trials/{id}/applications", "points:write", h_apply, false, NULL},
+    {"GET", "/v1/trials/{id}/applications", "points:read", h_applications, false, NULL},
+    {"GET", "/v1/trials/{id}/draw", "points:read", h_draw, false, NULL},
+    {"POST", "/v1/trials/{id}/reviews", "points:write", h_review, false, NULL},
+    {"GET", "/v1/trials/{id}/reviews", "points:read", h_reviews, false, NULL},
 };
 HD_ROUTE_TABLE(hd_routes_trials, routes);

@@ -43,6 +43,14 @@ struct hd_server {
     _Atomic int inflight;
     pthread_mutex_t mu;
     key_cache_entry cache[KEY_CACHE];
+    bool async_writes; /* the store commits without a waiting thread */
+    /* workers: requests whose handlers may wait (reads, most writes) */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    hd_req *qhead, *qtail;
+    bool qstop;
+    pthread_t *workers;
+    int nworkers;
 };
 
 /* ---- responses ---- */
@@ -646,6 +654,130 @@ static enum MHD_Result send_resp(hd_server *s, hd_req *r, hd_resp *w) {
     return ret;
 }
 
+/* Who may call rt: false with w filled when the caller may not. */
+static bool check_access(hd_server *s, hd_req *r, const hd_route *rt, hd_resp *w) {
+    if (rt->scope && strcmp(rt->scope, "member") == 0) return authenticate_member(s, r, w);
+    if (!rt->scope) return true;
+    if (!authenticate(s, r, w)) return false;
+    r->authed = true;
+    bool auth_only = strcmp(rt->scope, "auth") == 0;
+    if (!auth_only && r->is_user && !hd_role_allows(r->user.role, rt->scope)) {
+        hd_resp_problem(w, 403, HD_EFORBIDDEN, "role", "the role %s may not do this (%s)",
+                        r->user.role, rt->scope);
+        return false;
+    }
+    if (!auth_only && !r->is_user && !hd_apikey_allows(&r->key, rt->scope)) {
+        hd_resp_problem(w, 403, HD_EFORBIDDEN, "Authorization", "this API key lacks the scope %s",
+                        rt->scope);
+        return false;
+    }
+    return true;
+}
+
+/* A prepared write's request: the body, the key; false with w filled when
+ * either is wrong or the domain refuses the request. */
+static bool prepare_write(hd_req *r, const hd_route *rt, hd_write **out, hd_resp *w) {
+    if (!(r->in = hd_req_json(r, w))) return false;
+    if (!hd_req_idem(r, &r->im, r->scope, sizeof r->scope, w)) return false;
+    hd_err err;
+    hd_rc rc = rt->prep(r->d, &r->im, r->in, out, &err);
+    if (rc) hd_resp_result(w, rc, &err, 0, NULL, false);
+    return rc == HD_OK;
+}
+
+static void call_route(hd_req *r, const hd_route *rt, hd_resp *w) {
+    if (!rt->prep) {
+        rt->fn(r, w);
+        return;
+    }
+    hd_write *wr;
+    if (!prepare_write(r, rt, &wr, w)) return;
+    hd_err err;
+    int status = 0;
+    json_t *out = NULL;
+    bool replayed = false;
+    hd_rc rc = hd_write_wait(wr, &status, &out, &replayed, &err);
+    hd_resp_result(w, rc, &err, status, out, replayed);
+}
+
+/* The whole of a request, on a worker: it may wait for the store. */
+static void handle(hd_server *s, hd_req *r, hd_resp *w) {
+    if (strcmp(r->method, "GET") == 0 && strncmp(r->url, "/v1/", 4) != 0 && serve_static(s, r, w))
+        return;
+    bool known;
+    const hd_route *rt = route_find(s, r, &known);
+    if (!rt) {
+        if (known)
+            hd_resp_problem(w, 405, HD_EINVAL, "", "%s is not allowed on %s", r->method, r->url);
+        else
+            hd_resp_problem(w, 404, HD_ENOTFOUND, "", "no such endpoint: %s %s", r->method, r->url);
+        return;
+    }
+    r->route_path = rt->path;
+    if (!check_access(s, r, rt, w)) return;
+    if (!audited(r, rt)) {
+        call_route(r, rt, w);
+        return;
+    }
+    if (audit_begin(s, r, &r->audit_id, w)) {
+        call_route(r, rt, w);
+        audit_end(s, r, w, r->audit_id);
+    }
+}
+
+/* ---- answering away from the polling threads ----
+ * The polling threads (a few, one epoll each) read requests and write
+ * answers, and never wait: a request is suspended while a worker handles it
+ * or - for a prepared write on SQLite - while its write waits for the
+ * group commit, and resumed with its answer in r->w. The data plane thus
+ * costs no thread a request: a thousand clients sending events keep the
+ * polling threads and the writer busy and nothing else. */
+
+static void answer(hd_req *r) {
+    atomic_store_explicit(&r->answered, true, memory_order_release);
+    MHD_resume_connection(r->conn);
+}
+
+static void on_write_answer(void *arg, hd_rc rc, const hd_err *err, int status, json_t *body,
+                            bool replayed) {
+    hd_req *r = arg;
+    r->w.status = 200;
+    hd_resp_result(&r->w, rc, err, status, body, replayed);
+    answer(r);
+}
+
+static void *worker_main(void *arg) {
+    hd_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->qmu);
+        while (!s->qhead && !s->qstop) pthread_cond_wait(&s->qcv, &s->qmu);
+        hd_req *r = s->qhead;
+        if (!r) {
+            pthread_mutex_unlock(&s->qmu);
+            return NULL;
+        }
+        s->qhead = r->next;
+        if (!s->qhead) s->qtail = NULL;
+        pthread_mutex_unlock(&s->qmu);
+        r->w.status = 200;
+        handle(s, r, &r->w);
+        answer(r);
+    }
+}
+
+static void to_worker(hd_server *s, hd_req *r) {
+    MHD_suspend_connection(r->conn);
+    r->next = NULL;
+    pthread_mutex_lock(&s->qmu);
+    if (s->qtail)
+        s->qtail->next = r;
+    else
+        s->qhead = r;
+    s->qtail = r;
+    pthread_cond_signal(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -666,6 +798,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         return MHD_YES;
     }
+    if (atomic_load_explicit(&r->answered, memory_order_acquire)) return send_resp(s, r, &r->w);
     if (*upload_size) {
         if (!r->too_big && r->body.len + *upload_size > HD_BODY_MAX) r->too_big = true;
         if (!r->too_big) hd_buf_append(&r->body, upload, *upload_size);
@@ -683,43 +816,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_resp(s, r, &w);
     }
     bool known;
-    if (strcmp(method, "GET") == 0 && strncmp(url, "/v1/", 4) != 0 && serve_static(s, r, &w))
-        return send_resp(s, r, &w);
-    const hd_route *rt = route_find(s, r, &known);
-    if (!rt) {
-        if (known)
-            hd_resp_problem(&w, 405, HD_EINVAL, "", "%s is not allowed on %s", method, url);
-        else
-            hd_resp_problem(&w, 404, HD_ENOTFOUND, "", "no such endpoint: %s %s", method, url);
-        return send_resp(s, r, &w);
-    }
-    r->route_path = rt->path;
-    if (rt->scope && strcmp(rt->scope, "member") == 0) {
-        if (!authenticate_member(s, r, &w)) return send_resp(s, r, &w);
-    } else if (rt->scope) {
-        if (!authenticate(s, r, &w)) return send_resp(s, r, &w);
-        r->authed = true;
-        bool auth_only = strcmp(rt->scope, "auth") == 0;
-        if (!auth_only && r->is_user && !hd_role_allows(r->user.role, rt->scope)) {
-            hd_resp_problem(&w, 403, HD_EFORBIDDEN, "role", "the role %s may not do this (%s)",
-                            r->user.role, rt->scope);
-            return send_resp(s, r, &w);
-        }
-        if (!auth_only && !r->is_user && !hd_apikey_allows(&r->key, rt->scope)) {
-            hd_resp_problem(&w, 403, HD_EFORBIDDEN, "Authorization",
-                            "this API key lacks the scope %s", rt->scope);
-            return send_resp(s, r, &w);
+    const hd_route *rt = s->async_writes ? route_find(s, r, &known) : NULL;
+    if (rt && rt->prep) {
+        /* here, on the polling thread: the key is checked against the
+         * cache, the body against the rules, and the write is queued */
+        r->route_path = rt->path;
+        if (!check_access(s, r, rt, &w)) return send_resp(s, r, &w);
+        if (!audited(r, rt)) {
+            hd_write *wr;
+            if (!prepare_write(r, rt, &wr, &w)) return send_resp(s, r, &w);
+            MHD_suspend_connection(conn);
+            hd_write_submit(wr, on_write_answer, r);
+            return MHD_YES;
         }
     }
-    if (!audited(r, rt)) {
-        rt->fn(r, &w);
-        return send_resp(s, r, &w);
-    }
-    if (audit_begin(s, r, &r->audit_id, &w)) {
-        rt->fn(r, &w);
-        audit_end(s, r, &w, r->audit_id);
-    }
-    return send_resp(s, r, &w);
+    to_worker(s, r);
+    return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -728,9 +840,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     hd_req *r = *con_cls;
     if (!r) return;
     hd_buf_free(&r->body);
+    json_decref(r->in);
+    json_decref(r->w.body);
+    free(r->w.raw);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void stop_workers(hd_server *s) {
+    if (!s->workers) return;
+    pthread_mutex_lock(&s->qmu);
+    s->qstop = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    s->workers = NULL;
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
 }
 
 hd_server *hd_server_start(hd_domain *d, const hd_server_opts *o, hd_err *err) {
@@ -764,15 +892,30 @@ hd_server *hd_server_start(hd_domain *d, const hd_server_opts *o, hd_err *err) {
         goto fail;
     }
     sa.sin_port = htons((uint16_t)port);
-    /* A thread per connection: a request that writes waits for its group
-     * commit (store_sqlite.c), and on a pool thread it would hold up every
-     * other connection that thread polls - under load libmicrohttpd's pool
-     * put most connections on one or two threads, so commits carried one or
-     * two requests each. Here every waiting request is in the next batch. */
+    s->async_writes = hd_store_writes_async(d->store);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    s->nworkers = o->workers > 0 ? o->workers : 32;
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    if (!s->workers) {
+        hd_err_set(err, HD_ENOMEM, "", "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < s->nworkers; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
+            s->nworkers = i;
+            hd_err_set(err, HD_EIO, "", "cannot start worker threads");
+            goto fail;
+        }
+    }
+    /* a polling thread per core: they never wait (see "answering away from
+     * the polling threads") */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned pollers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
     unsigned conns = o->max_connections > 0 ? (unsigned)o->max_connections : 1024;
     s->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
-        (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port,
+        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE, pollers,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_END);
@@ -784,6 +927,7 @@ hd_server *hd_server_start(hd_domain *d, const hd_server_opts *o, hd_err *err) {
     s->port = info ? info->port : (int)port;
     return s;
 fail:
+    stop_workers(s);
     pthread_mutex_destroy(&s->mu);
     free(s);
     return NULL;
@@ -801,6 +945,7 @@ void hd_server_stop(hd_server *s) {
     }
     MHD_stop_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+    stop_workers(s);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -9,17 +9,28 @@
 
 #include "domain/customers_int.h"
 
+/* The live customer an identity belongs to, 0 for none. A merge re-points
+ * the loser's identities, so the row's customer is nearly always live: one
+ * statement reads both, and only a merged one is followed. */
 static hd_rc owner_of(hd_conn *c, const hd_ident *i, int64_t *owner, hd_err *err) {
     hd_val p[2] = {hd_vtext(i->type), hd_vtext(i->value)};
-    hd_rc rc = hd_query_int(c, "SELECT customer_id FROM identities WHERE kind = ? AND value = ?", p,
-                            2, owner, err);
-    if (rc == HD_ENOTFOUND) {
-        *owner = 0;
-        hd_err_clear(err);
-        return HD_OK;
-    }
+    hd_rows *r;
+    hd_rc rc = hd_query(c,
+                        "SELECT i.customer_id, c.merged_into FROM identities i "
+                        "LEFT JOIN customers c ON c.id = i.customer_id "
+                        "WHERE i.kind = ? AND i.value = ?",
+                        p, 2, &r, err);
     if (rc) return rc;
-    return hd_customer_follow(c, *owner, owner, err);
+    int got = hd_rows_next(r, err);
+    if (got != 1) {
+        hd_rows_free(r);
+        *owner = 0;
+        return got < 0 ? err->rc : HD_OK;
+    }
+    *owner = hd_rows_int(r, 0);
+    bool merged = !hd_rows_isnull(r, 1);
+    hd_rows_free(r);
+    return merged ? hd_customer_follow(c, *owner, owner, err) : HD_OK;
 }
 
 static hd_rc merge_json(json_t *into, const json_t *from, bool nested) {

@@ -233,6 +233,56 @@ hd_rc hd_idem_write(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx
     return HD_OK;
 }
 
+struct hd_write {
+    hd_domain *d;
+    idem_ctx ic;
+    void (*free_ctx)(void *ctx);
+    hd_answer_fn done;
+    void *arg;
+};
+
+hd_write *hd_write_new(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx,
+                       void (*free_ctx)(void *ctx)) {
+    hd_write *w = malloc(sizeof *w);
+    if (!w) {
+        if (free_ctx) free_ctx(ctx);
+        return NULL;
+    }
+    *w = (hd_write){d, {im, fn, ctx, 0, NULL, false}, free_ctx, NULL, NULL};
+    return w;
+}
+
+static void write_free(hd_write *w) {
+    if (w->free_ctx) w->free_ctx(w->ic.ctx);
+    free(w);
+}
+
+hd_rc hd_write_wait(hd_write *w, int *status, json_t **body, bool *replayed, hd_err *err) {
+    hd_rc rc = hd_idem_write(w->d, w->ic.im, w->ic.fn, w->ic.ctx, status, body, replayed, err);
+    write_free(w);
+    return rc;
+}
+
+static void write_done(void *arg, hd_rc rc, const hd_err *err) {
+    hd_write *w = arg;
+    idem_ctx ic = w->ic;
+    hd_answer_fn done = w->done;
+    void *done_arg = w->arg;
+    write_free(w); /* before the answer: after it the request may be gone */
+    if (rc) {
+        json_decref(ic.body);
+        done(done_arg, rc, err, 0, NULL, false);
+        return;
+    }
+    done(done_arg, HD_OK, err, ic.status, ic.body, ic.replayed);
+}
+
+void hd_write_submit(hd_write *w, hd_answer_fn done, void *arg) {
+    w->done = done;
+    w->arg = arg;
+    hd_store_write_async(w->d->store, idem_cb, &w->ic, write_done, w);
+}
+
 hd_rc hd_json_str(const json_t *obj, const char *field, size_t max_chars, const char **out,
                   hd_err *err) {
     *out = NULL;

@@ -143,6 +143,25 @@ hd_rc hd_read_json(hd_domain *d, hd_store_fn fn, void *ctx, json_t **slot, json_
 hd_rc hd_idem_write(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx, int *status,
                     json_t **body, bool *replayed, hd_err *err);
 
+/* ---- writes that need not wait ----
+ * A module's *_prepare validates a request and makes an hd_write: the
+ * hd_idem_write it will be, not yet sent. hd_write_wait sends it and waits,
+ * as hd_idem_write does; hd_write_submit sends it and returns (see
+ * hd_store_write_async), and done gets the same answer exactly once - on
+ * SQLite from the writer thread, after the commit. Either way the write is
+ * freed, with free_ctx(ctx). The request (im, and whatever ctx borrows)
+ * must live until the answer. */
+typedef struct hd_write hd_write;
+/* rc and err as hd_idem_write returns them; on success status and body
+ * (the callee's to keep or release) and replayed. */
+typedef void (*hd_answer_fn)(void *arg, hd_rc rc, const hd_err *err, int status, json_t *body,
+                             bool replayed);
+/* NULL when out of memory (and then free_ctx(ctx) has been called). */
+hd_write *hd_write_new(hd_domain *d, const hd_idem *im, hd_respond_fn fn, void *ctx,
+                       void (*free_ctx)(void *ctx));
+hd_rc hd_write_wait(hd_write *w, int *status, json_t **body, bool *replayed, hd_err *err);
+void hd_write_submit(hd_write *w, hd_answer_fn done, void *arg);
+
 /* ---- JSON helpers for validation with field names ---- */
 /* Reads an optional string member; HD_EINVAL naming field when it is not a
  * string, is not valid UTF-8, or is longer than max_chars characters. */

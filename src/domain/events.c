@@ -232,10 +232,7 @@ static hd_rc insert_order(hd_conn *c, ev_in *e, int64_t cid, hd_err *err) {
                      q, 7, NULL, err);
         if (rc) return rc;
     }
-    hd_val u[3] = {hd_vint(e->amount), hd_vint(cid)};
-    return hd_exec(c,
-                   "UPDATE customers SET orders = orders + 1, revenue = revenue + ? WHERE id = ?",
-                   u, 2, NULL, err);
+    return HD_OK; /* the customer's orders and revenue: process() */
 }
 
 static hd_rc refund_order(hd_conn *c, ev_in *e, int64_t cid, hd_err *err) {
@@ -262,12 +259,7 @@ static hd_rc refund_order(hd_conn *c, ev_in *e, int64_t cid, hd_err *err) {
                           e->order_id);
     e->amount = amount;
     hd_val q[2] = {hd_vint(e->occurred_at), hd_vtext(e->order_id)};
-    if ((rc = hd_exec(c, "UPDATE orders SET refunded_at = ? WHERE order_id = ?", q, 2, NULL, err)))
-        return rc;
-    hd_val u[2] = {hd_vint(amount), hd_vint(cid)};
-    return hd_exec(c,
-                   "UPDATE customers SET orders = orders - 1, revenue = revenue - ? WHERE id = ?",
-                   u, 2, NULL, err);
+    return hd_exec(c, "UPDATE orders SET refunded_at = ? WHERE order_id = ?", q, 2, NULL, err);
 }
 
 static hd_rc process(hd_conn *c, hd_domain *d, ev_in *e, hd_err *err) {
@@ -333,15 +325,23 @@ static hd_rc process(hd_conn *c, hd_domain *d, ev_in *e, hd_err *err) {
     if (rc) return rc;
     if (e->is_order && (rc = insert_order(c, e, cid, err))) return rc;
     if (e->is_refund && (rc = refund_order(c, e, cid, err))) return rc;
-    hd_val u[5] = {hd_vint(e->occurred_at), hd_vint(e->occurred_at), hd_vint(e->occurred_at),
-                   hd_vint(e->occurred_at), hd_vint(cid)};
+    /* the counters, an order's or a refund's included, in one statement */
+    int64_t orders = e->is_order ? 1 : e->is_refund ? -1 : 0;
+    hd_val u[7] = {hd_vint(orders),
+                   hd_vint(orders * e->amount),
+                   hd_vint(e->occurred_at),
+                   hd_vint(e->occurred_at),
+                   hd_vint(e->occurred_at),
+                   hd_vint(e->occurred_at),
+                   hd_vint(cid)};
     rc = hd_exec(c,
-                 "UPDATE customers SET events = events + 1, "
+                 "UPDATE customers SET events = events + 1, orders = orders + ?, "
+                 "revenue = revenue + ?, "
                  "first_seen = CASE WHEN first_seen IS NULL OR first_seen > ? THEN ? ELSE "
                  "first_seen END, "
                  "last_seen = CASE WHEN last_seen IS NULL OR last_seen < ? THEN ? ELSE last_seen "
                  "END WHERE id = ?",
-                 u, 5, NULL, err);
+                 u, 7, NULL, err);
     if (rc) return rc;
     hd_event ev = {e->id,          cid,           e->type,     e->touchpoint ? e->touchpoint : "",
                    e->occurred_at, e->properties, e->order_id, e->amount};
@@ -362,31 +362,45 @@ static json_t *result_json(const ev_in *e) {
 
 typedef struct one_ctx {
     hd_domain *d;
-    ev_in *e;
+    ev_in e;
 } one_ctx;
 
 static hd_rc one_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err *err) {
     one_ctx *oc = vctx;
-    oc->e->duplicate = oc->e->created_customer = false;
-    hd_rc rc = process(c, oc->d, oc->e, err);
+    oc->e.duplicate = oc->e.created_customer = false;
+    hd_rc rc = process(c, oc->d, &oc->e, err);
     if (rc) return rc;
-    *status = oc->e->status;
-    *body = result_json(oc->e);
+    *status = oc->e.status;
+    *body = result_json(&oc->e);
+    return HD_OK;
+}
+
+static void one_free(void *vctx) {
+    one_ctx *oc = vctx;
+    free(oc->e.props_text);
+    free(oc);
+}
+
+hd_rc hd_event_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
+                       hd_err *err) {
+    one_ctx *oc = malloc(sizeof *oc);
+    if (!oc) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    oc->d = d;
+    hd_rc rc = validate(d, in, &oc->e, err);
+    if (rc) {
+        one_free(oc);
+        return rc;
+    }
+    if (!(*out = hd_write_new(d, im, one_cb, oc, one_free)))
+        return hd_err_set(err, HD_ENOMEM, "", "out of memory");
     return HD_OK;
 }
 
 hd_rc hd_event_record(hd_domain *d, const hd_idem *im, const json_t *in, int *status, json_t **out,
                       bool *replayed, hd_err *err) {
-    ev_in *e = malloc(sizeof *e);
-    if (!e) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
-    hd_rc rc = validate(d, in, e, err);
-    if (!rc) {
-        one_ctx oc = {d, e};
-        rc = hd_idem_write(d, im, one_cb, &oc, status, out, replayed, err);
-    }
-    free(e->props_text);
-    free(e);
-    return rc;
+    hd_write *w;
+    hd_rc rc = hd_event_prepare(d, im, in, &w, err);
+    return rc ? rc : hd_write_wait(w, status, out, replayed, err);
 }
 
 typedef struct batch_ctx {
@@ -461,8 +475,15 @@ static hd_rc batch_cb(hd_conn *c, void *vctx, int *status, json_t **body, hd_err
     return HD_OK;
 }
 
-hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
-                            json_t **out, bool *replayed, hd_err *err) {
+static void batch_free(void *vctx) {
+    batch_ctx *bc = vctx;
+    for (int i = 0; i < bc->n; i++) free(bc->evs[i].props_text);
+    free(bc->evs);
+    free(bc);
+}
+
+hd_rc hd_event_batch_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
+                             hd_err *err) {
     json_t *arr = json_is_object(in) ? json_object_get(in, "events") : NULL;
     if (!json_is_array(arr))
         return hd_err_set(err, HD_EINVAL, "events", "is required: an array of events");
@@ -471,23 +492,33 @@ hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, i
     if (n > HD_BATCH_MAX)
         return hd_err_set(err, HD_ETOOBIG, "events", "at most %d events per batch, got %zu",
                           HD_BATCH_MAX, n);
-    batch_ctx bc = {d, calloc(n, sizeof(ev_in)), (int)n, false};
-    if (!bc.evs) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    batch_ctx *bc = malloc(sizeof *bc);
+    if (!bc) return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    *bc = (batch_ctx){d, calloc(n, sizeof(ev_in)), (int)n, false};
+    if (!bc->evs) {
+        free(bc);
+        return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
         hd_err verr;
         hd_err_clear(&verr);
-        if (validate(d, json_array_get(arr, i), &bc.evs[i], &verr)) {
+        if (validate(d, json_array_get(arr, i), &bc->evs[i], &verr)) {
             char f[32];
             snprintf(f, sizeof f, "events[%zu]", i);
             hd_err_prefix(&verr, f, ".");
         }
-        bc.evs[i].verr = verr; /* validate() cleared the struct: set it after */
+        bc->evs[i].verr = verr; /* validate() cleared the struct: set it after */
     }
+    if (!(*out = hd_write_new(d, im, batch_cb, bc, batch_free)))
+        return hd_err_set(err, HD_ENOMEM, "", "out of memory");
+    return HD_OK;
+}
 
-    hd_rc rc = hd_idem_write(d, im, batch_cb, &bc, status, out, replayed, err);
-    for (size_t i = 0; i < n; i++) free(bc.evs[i].props_text);
-    free(bc.evs);
-    return rc;
+hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
+                            json_t **out, bool *replayed, hd_err *err) {
+    hd_write *w;
+    hd_rc rc = hd_event_batch_prepare(d, im, in, &w, err);
+    return rc ? rc : hd_write_wait(w, status, out, replayed, err);
 }
 
 hd_rc hd_event_process(hd_conn *c, hd_domain *d, const json_t *in, int64_t *event_id,

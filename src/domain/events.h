@@ -32,6 +32,13 @@ hd_rc hd_event_record(hd_domain *d, const hd_idem *im, const json_t *in, int *st
 hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
                             json_t **out, bool *replayed, hd_err *err);
 
+/* The two above without the wait: validate now (a refusal is returned at
+ * once), write later through hd_write_submit or hd_write_wait. */
+hd_rc hd_event_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
+                       hd_err *err);
+hd_rc hd_event_batch_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
+                             hd_err *err);
+
 /* Inside a caller's write transaction (import, tests): validates and
  * processes one event. *event_id and *customer_id get the result;
  * *duplicate is set when the key was seen before. */

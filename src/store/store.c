@@ -194,6 +194,20 @@ hd_rc hd_store_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
                                        : hd__pg_write(st, fn, ctx, err);
 }
 
+void hd_store_write_async(hd_store *st, hd_store_fn fn, void *ctx, hd_store_done_fn done,
+                          void *arg) {
+    if (st->kind == HD_STORE_SQLITE) {
+        hd__sq_write_async(st, fn, ctx, done, arg);
+        return;
+    }
+    hd_err err;
+    hd_err_clear(&err);
+    hd_rc rc = hd__pg_write(st, fn, ctx, &err);
+    done(arg, rc, &err);
+}
+
+bool hd_store_writes_async(const hd_store *st) { return st->kind == HD_STORE_SQLITE; }
+
 hd_rc hd_store_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
     return st->kind == HD_STORE_SQLITE ? hd__sq_read(st, fn, ctx, err)
                                        : hd__pg_read(st, fn, ctx, err);

@@ -68,6 +68,18 @@ typedef hd_rc (*hd_store_fn)(hd_conn *c, void *ctx, hd_err *err);
 hd_rc hd_store_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 hd_rc hd_store_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 
+/* hd_store_write without the wait: done(arg, rc, err) is called exactly once,
+ * when the transaction holding fn's work is durable or has failed (rc and
+ * err as hd_store_write would return them). On SQLite the call queues fn and
+ * returns, and done runs later on the writer thread - keep it short, it holds
+ * up the next batch; on PostgreSQL (and when the store is shutting down or
+ * out of memory) done runs before the call returns. ctx and arg must live
+ * until done. hd_store_writes_async says which of the two a store does. */
+typedef void (*hd_store_done_fn)(void *arg, hd_rc rc, const hd_err *err);
+void hd_store_write_async(hd_store *st, hd_store_fn fn, void *ctx, hd_store_done_fn done,
+                          void *arg);
+bool hd_store_writes_async(const hd_store *st);
+
 /* Runs a statement that returns no rows; *changes (may be NULL) gets the
  * number of rows changed. */
 hd_rc hd_exec(hd_conn *c, const char *sql, const hd_val *params, int nparams, int64_t *changes,

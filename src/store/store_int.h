@@ -62,6 +62,11 @@ typedef struct write_job {
     hd_rc rc;
     sem_t done; /* posted when done: only this job's caller wakes, and it
                    takes no shared lock to do so */
+    /* hd_store_write_async: called instead of posting done; the job is the
+     * writer's (malloc'd, err points at own_err) and freed after */
+    hd_store_done_fn on_done;
+    void *arg;
+    hd_err own_err;
     struct write_job *next;
 } write_job;
 
@@ -106,6 +111,7 @@ void hd__sq_free(hd_rows *r);
 void hd__sq_close(hd_store *st);
 void hd__pg_close(hd_store *st);
 hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
+void hd__sq_write_async(hd_store *st, hd_store_fn fn, void *ctx, hd_store_done_fn done, void *arg);
 hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 hd_rc hd__pg_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);
 hd_rc hd__pg_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err);

@@ -335,7 +335,12 @@ static void *writer_main(void *arg) {
                 j->rc = berr.rc;
                 if (j->err) *j->err = berr;
             }
-            sem_post(&j->done);
+            if (j->on_done) {
+                j->on_done(j->arg, j->rc, j->err);
+                free(j);
+            } else {
+                sem_post(&j->done);
+            }
         }
 
         pthread_mutex_lock(&st->mu);
@@ -371,6 +376,34 @@ hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
     while (sem_wait(&j.done) != 0) {} /* EINTR: wait on */
     sem_destroy(&j.done);
     return j.rc;
+}
+
+void hd__sq_write_async(hd_store *st, hd_store_fn fn, void *ctx, hd_store_done_fn done, void *arg) {
+    write_job *j = calloc(1, sizeof *j);
+    hd_err err;
+    if (!j) {
+        done(arg, hd_err_set(&err, HD_ENOMEM, "", "out of memory"), &err);
+        return;
+    }
+    j->fn = fn;
+    j->ctx = ctx;
+    j->err = &j->own_err;
+    j->on_done = done;
+    j->arg = arg;
+    pthread_mutex_lock(&st->mu);
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->mu);
+        free(j);
+        done(arg, hd_err_set(&err, HD_EBUSY, "", "the store is shutting down"), &err);
+        return;
+    }
+    if (st->tail)
+        st->tail->next = j;
+    else
+        st->head = j;
+    st->tail = j;
+    pthread_cond_signal(&st->cv_work);
+    pthread_mutex_unlock(&st->mu);
 }
 
 hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,133 @@ static void test_clock_moves(void **state) {
     ht_free(&r);
 }
 
+/* ---- many clients at once ----
+ * Each request's write waits for its group commit on no thread of its own
+ * (the embedded store) or on a worker (PostgreSQL): either way every client
+ * gets its own answer, in full, and the counters add up. */
+
+#define MC_THREADS   32
+#define MC_EVENTS    16
+#define MC_CUSTOMERS 8
+
+typedef struct mc_client {
+    int t;
+    int status[MC_EVENTS];  /* each event's answer */
+    char id[MC_EVENTS][24]; /* ... and the event id it named */
+    int dup_status, bad_status, batch_status;
+    char dup_id[24], bad_field[64];
+    int batch_created;
+} mc_client;
+
+static void mc_phone(int t, char *out, size_t cap) {
+    snprintf(out, cap, "1590000%04d", t % MC_CUSTOMERS);
+}
+
+static void *mc_run(void *arg) {
+    mc_client *m = arg;
+    char phone[16], body[512];
+    mc_phone(m->t, phone, sizeof phone);
+    for (int i = 0; i < MC_EVENTS; i++) {
+        if (i % 4 == 0)
+            snprintf(
+                body, sizeof body,
+                "{\"type\":\"order.paid\",\"customer\":{\"phone\":\"%s\"},\"key\":\"mc-%d-%d\","
+                "\"properties\":{\"order_id\":\"MC-%d-%d\",\"amount\":%d}}",
+                phone, m->t, i, m->t, i, 100 + m->t);
+        else
+            snprintf(body, sizeof body,
+                     "{\"type\":\"page.view\",\"customer\":{\"phone\":\"%s\"},\"key\":\"mc-%d-%d\","
+                     "\"properties\":{\"page\":\"/p/%d\"}}",
+                     phone, m->t, i, i);
+        ht_resp r = ht_req_soft(&S, "POST", "/v1/events", body);
+        m->status[i] = (int)r.status;
+        const char *id = r.json ? json_string_value(json_object_get(r.json, "id")) : NULL;
+        snprintf(m->id[i], sizeof m->id[i], "%s", id ? id : "");
+        ht_free(&r);
+        if (i == MC_EVENTS / 2) { /* a batch among the single events */
+            snprintf(body, sizeof body,
+                     "{\"events\":[{\"type\":\"app.open\",\"customer\":{\"phone\":\"%s\"},"
+                     "\"key\":\"mcb-%d-0\"},{\"type\":\"app.open\",\"customer\":{\"phone\":\"%s\"},"
+                     "\"key\":\"mcb-%d-1\"}]}",
+                     phone, m->t, phone, m->t);
+            r = ht_req_soft(&S, "POST", "/v1/events/batch", body);
+            m->batch_status = (int)r.status;
+            m->batch_created =
+                r.json ? (int)json_integer_value(json_object_get(r.json, "created")) : -1;
+            ht_free(&r);
+        }
+    }
+    /* the first event again: its first answer, nothing counted twice */
+    snprintf(body, sizeof body,
+             "{\"type\":\"order.paid\",\"customer\":{\"phone\":\"%s\"},\"key\":\"mc-%d-0\","
+             "\"properties\":{\"order_id\":\"MC-%d-0\",\"amount\":%d}}",
+             phone, m->t, m->t, 100 + m->t);
+    ht_resp r = ht_req_soft(&S, "POST", "/v1/events", body);
+    m->dup_status = (int)r.status;
+    const char *id = r.json ? json_string_value(json_object_get(r.json, "id")) : NULL;
+    snprintf(m->dup_id, sizeof m->dup_id, "%s", id ? id : "");
+    ht_free(&r);
+    /* and one the server refuses before it queues anything */
+    r = ht_req_soft(&S, "POST", "/v1/events", "{\"type\":\"page.view\",\"customer\":{}}");
+    m->bad_status = (int)r.status;
+    const char *f = r.json ? json_string_value(json_object_get(r.json, "field")) : NULL;
+    snprintf(m->bad_field, sizeof m->bad_field, "%s", f ? f : "");
+    ht_free(&r);
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
+
+static void test_many_clients_at_once(void **state) {
+    (void)state;
+    static mc_client m[MC_THREADS];
+    pthread_t th[MC_THREADS];
+    for (int t = 0; t < MC_THREADS; t++) {
+        memset(&m[t], 0, sizeof m[t]);
+        m[t].t = t;
+        assert_int_equal(pthread_create(&th[t], NULL, mc_run, &m[t]), 0);
+    }
+    for (int t = 0; t < MC_THREADS; t++) pthread_join(th[t], NULL);
+    static char ids[MC_THREADS * MC_EVENTS][24];
+    int n = 0;
+    long long want_events[MC_CUSTOMERS] = {0}, want_orders[MC_CUSTOMERS] = {0},
+              want_revenue[MC_CUSTOMERS] = {0};
+    for (int t = 0; t < MC_THREADS; t++) {
+        for (int i = 0; i < MC_EVENTS; i++) {
+            assert_int_equal(m[t].status[i], 201);
+            assert_true(m[t].id[i][0]);
+            memcpy(ids[n++], m[t].id[i], sizeof ids[0]);
+        }
+        assert_int_equal(m[t].batch_status, 200);
+        assert_int_equal(m[t].batch_created, 2);
+        assert_int_equal(m[t].dup_status, 200);
+        assert_string_equal(m[t].dup_id, m[t].id[0]);
+        assert_int_equal(m[t].bad_status, 422);
+        assert_string_equal(m[t].bad_field, "customer");
+        int c = t % MC_CUSTOMERS;
+        want_events[c] += MC_EVENTS + 2;
+        want_orders[c] += MC_EVENTS / 4;
+        want_revenue[c] += (MC_EVENTS / 4) * (100 + t);
+    }
+    /* every answer named an event of its own */
+    qsort(ids, (size_t)n, sizeof ids[0], cmp_str);
+    for (int i = 1; i < n; i++) assert_string_not_equal(ids[i - 1], ids[i]);
+    for (int c = 0; c < MC_CUSTOMERS; c++) {
+        char phone[16], path[64];
+        mc_phone(c, phone, sizeof phone);
+        snprintf(path, sizeof path, "/v1/customers?phone=%s", phone);
+        ht_resp r = ht_get(&S, path);
+        assert_int_equal(r.status, 200);
+        json_t *data = json_object_get(r.json, "data");
+        assert_int_equal(json_array_size(data), 1);
+        json_t *st = json_object_get(json_array_get(data, 0), "stats");
+        assert_int_equal(ht_int(st, "events"), want_events[c]);
+        assert_int_equal(ht_int(st, "orders"), want_orders[c]);
+        assert_int_equal(ht_int(st, "revenue"), want_revenue[c]);
+        ht_free(&r);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_creates_customer_and_counts),
@@ -333,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_timeline_pages),
         cmocka_unit_test(test_touchpoints_report),
         cmocka_unit_test(test_clock_moves),
+        cmocka_unit_test(test_many_clients_at_once),
     };
     return cmocka_run_group_tests_name(ht_store(), tests, setup, teardown);
 }
