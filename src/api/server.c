@@ -748,6 +748,7 @@ static void on_write_answer(void *arg, hd_rc rc, const hd_err *err, int status, 
 
 static void *worker_main(void *arg) {
     hd_server *s = arg;
+    pthread_setname_np(pthread_self(), "hd-worker");
     for (;;) {
         pthread_mutex_lock(&s->qmu);
         while (!s->qhead && !s->qstop) pthread_cond_wait(&s->qcv, &s->qmu);

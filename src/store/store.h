@@ -55,6 +55,8 @@ typedef struct hd_store_opts {
     const char *url; /* "path/to/file.db", "sqlite:path", ":memory:" or "postgres://..." */
     int readers;     /* reader connections (SQLite) / pool size (PostgreSQL); 0 = default */
     int batch_max;   /* SQLite group commit: callbacks per transaction; 0 = default 256 */
+    int wal_frames;  /* SQLite: the WAL starts again from the top past this many frames
+                        (pages), at 4x at the latest; 0 = default 65536 (128 MiB) */
     bool migrate;    /* apply pending migrations at open (default for the server) */
 } hd_store_opts;
 

@@ -91,6 +91,7 @@ struct hd_store {
     pthread_cond_t cv_work; /* jobs were queued */
     write_job *head, *tail;
     int batch_max;
+    int wal_long; /* frames: see checkpoint_main */
     /* fault injection */
     int fail_commit_after;
     /* stats */
