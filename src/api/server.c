@@ -370,6 +370,28 @@ static bool authenticate_member(hd_server *s, hd_req *r, hd_resp *w) {
     return true;
 }
 
+static unsigned key_slot(const char *key, size_t klen) {
+    unsigned slot = 0;
+    for (size_t i = 0; i < klen; i++) slot = slot * 31 + (unsigned char)key[i];
+    return slot % KEY_CACHE;
+}
+
+/* The request's API key from the cache (verified within KEY_CACHE_TTL_MS):
+ * true with r->key set, false when there is none or it is not cached. */
+static bool key_cached(hd_server *s, hd_req *r) {
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    const char *key = h + 7;
+    size_t klen = strlen(key);
+    pthread_mutex_lock(&s->mu);
+    key_cache_entry *e = &s->cache[key_slot(key, klen)];
+    bool hit = klen < sizeof e->key && strcmp(e->key, key) == 0 &&
+               hd_mono_ms() - e->at_ms < KEY_CACHE_TTL_MS;
+    if (hit) r->key = e->k;
+    pthread_mutex_unlock(&s->mu);
+    return hit;
+}
+
 static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
     if (!h) {
@@ -385,17 +407,8 @@ static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
     const char *key = h + 7;
     int64_t now = hd_mono_ms();
     size_t klen = strlen(key);
-    unsigned slot = 0;
-    for (size_t i = 0; i < klen; i++) slot = slot * 31 + (unsigned char)key[i];
-    slot %= KEY_CACHE;
-    pthread_mutex_lock(&s->mu);
-    key_cache_entry *e = &s->cache[slot];
-    if (klen < sizeof e->key && strcmp(e->key, key) == 0 && now - e->at_ms < KEY_CACHE_TTL_MS) {
-        r->key = e->k;
-        pthread_mutex_unlock(&s->mu);
-        return true;
-    }
-    pthread_mutex_unlock(&s->mu);
+    key_cache_entry *e = &s->cache[key_slot(key, klen)];
+    if (key_cached(s, r)) return true;
     hd_err err;
     hd_rc rc = hd_apikey_verify(s->d, key, &r->key, &err);
     if (rc) {
@@ -655,11 +668,18 @@ static enum MHD_Result send_resp(hd_server *s, hd_req *r, hd_resp *w) {
 }
 
 /* Who may call rt: false with w filled when the caller may not. */
+static bool check_scope(hd_req *r, const hd_route *rt, hd_resp *w);
+
 static bool check_access(hd_server *s, hd_req *r, const hd_route *rt, hd_resp *w) {
     if (rt->scope && strcmp(rt->scope, "member") == 0) return authenticate_member(s, r, w);
     if (!rt->scope) return true;
     if (!authenticate(s, r, w)) return false;
     r->authed = true;
+    return check_scope(r, rt, w);
+}
+
+/* Whether the caller - a key or a console user - holds rt's scope. */
+static bool check_scope(hd_req *r, const hd_route *rt, hd_resp *w) {
     bool auth_only = strcmp(rt->scope, "auth") == 0;
     if (!auth_only && r->is_user && !hd_role_allows(r->user.role, rt->scope)) {
         hd_resp_problem(w, 403, HD_EFORBIDDEN, "role", "the role %s may not do this (%s)",
@@ -818,11 +838,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     bool known;
     const hd_route *rt = s->async_writes ? route_find(s, r, &known) : NULL;
-    if (rt && rt->prep) {
-        /* here, on the polling thread: the key is checked against the
-         * cache, the body against the rules, and the write is queued */
+    if (rt && rt->prep && rt->scope && strcmp(rt->scope, "member") != 0 && key_cached(s, r)) {
+        /* here, on the polling thread, nothing that reads the store: a key
+         * from the cache (anything else goes to a worker), the body checked
+         * against the rules, and the write queued */
         r->route_path = rt->path;
-        if (!check_access(s, r, rt, &w)) return send_resp(s, r, &w);
+        r->authed = true;
+        if (!check_scope(r, rt, &w)) return send_resp(s, r, &w);
         if (!audited(r, rt)) {
             hd_write *wr;
             if (!prepare_write(r, rt, &wr, &w)) return send_resp(s, r, &w);

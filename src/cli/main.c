@@ -70,6 +70,7 @@ static int cmd_serve(int argc, char **argv) {
     const char *listen = hd_cli_env("HUDONG_LISTEN", "127.0.0.1:8080");
     const char *level = hd_cli_env("HUDONG_LOG_LEVEL", "info");
     const char *conns_s = hd_cli_env("HUDONG_MAX_CONNECTIONS", "1024");
+    const char *workers_s = hd_cli_env("HUDONG_WORKERS", "32");
     const char *otp_s = hd_cli_env("HUDONG_OTP_PER_CLIENT_HOUR", "60");
     bool test_clock = getenv("HUDONG_TEST_CLOCK") != NULL;
     bool demo = false;
@@ -78,6 +79,7 @@ static int cmd_serve(int argc, char **argv) {
                                          {"listen", required_argument, 0, 'l'},
                                          {"web", required_argument, 0, 'w'},
                                          {"max-connections", required_argument, 0, 't'},
+                                         {"workers", required_argument, 0, 'k'},
                                          {"otp-per-client-hour", required_argument, 0, 'o'},
                                          {"log-level", required_argument, 0, 'v'},
                                          {"test-clock", no_argument, 0, 'c'},
@@ -92,13 +94,15 @@ static int cmd_serve(int argc, char **argv) {
         case 'l': listen = optarg; break;
         case 'w': web = optarg; break;
         case 't': conns_s = optarg; break;
+        case 'k': workers_s = optarg; break;
         case 'o': otp_s = optarg; break;
         case 'v': level = optarg; break;
         case 'c': test_clock = true; break;
         case 'm': demo = true; break;
         case 'h':
             puts("usage: hudong serve [--db PATH|postgres://...] [--listen HOST:PORT]\n"
-                 "                    [--max-connections N] [--log-level error|warn|info|debug]\n"
+                 "                    [--max-connections N] [--workers N]\n"
+                 "                    [--log-level error|warn|info|debug]\n"
                  "                    [--otp-per-client-hour N] [--test-clock] [--demo] [--web "
                  "DIR]\n"
                  "\n"
@@ -106,8 +110,11 @@ static int cmd_serve(int argc, char **argv) {
                  "                     postgres://)\n"
                  "  --listen           address (default $HUDONG_LISTEN or 127.0.0.1:8080; port 0\n"
                  "                     picks one)\n"
-                 "  --max-connections  clients served at once, each on its own thread (default\n"
-                 "                     $HUDONG_MAX_CONNECTIONS or 1024)\n"
+                 "  --max-connections  connections open at once (default $HUDONG_MAX_CONNECTIONS\n"
+                 "                     or 1024)\n"
+                 "  --workers          threads for requests that may wait on the store: reads,\n"
+                 "                     most writes (default $HUDONG_WORKERS or 32); events are\n"
+                 "                     answered without one on the embedded store\n"
                  "  --log-level        info logs one line per request to stderr (default)\n"
                  "  --otp-per-client-hour\n"
                  "                     member sign-in codes one address may ask for in an hour\n"
@@ -131,6 +138,14 @@ static int cmd_serve(int argc, char **argv) {
                 "hudong serve: --max-connections (or HUDONG_MAX_CONNECTIONS) must be a whole "
                 "number from 1 to 100000, got '%s'\n",
                 conns_s);
+        return 2;
+    }
+    long workers = strtol(workers_s, &end, 10);
+    if (!*workers_s || *end || workers < 1 || workers > 1024) {
+        fprintf(stderr,
+                "hudong serve: --workers (or HUDONG_WORKERS) must be a whole number from 1 to "
+                "1024, got '%s'\n",
+                workers_s);
         return 2;
     }
     long otp = strtol(otp_s, &end, 10);
@@ -176,6 +191,7 @@ static int cmd_serve(int argc, char **argv) {
     struct stat wst;
     hd_server_opts so = {.listen = listen,
                          .max_connections = (int)conns,
+                         .workers = (int)workers,
                          .test_clock = test_clock,
                          .log = stderr,
                          .log_level = lv,

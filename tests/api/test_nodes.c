@@ -233,6 +233,8 @@ static void test_serve_refuses_bad_options(void **state) {
     /* the second server names what is wrong and exits 2 without starting */
     const char *const bad[][4] = {{"serve", "--max-connections", "lots", NULL},
                                   {"serve", "--max-connections", "0", NULL},
+                                  {"serve", "--workers", "0", NULL},
+                                  {"serve", "--workers", "lots", NULL},
                                   {"serve", "--otp-per-client-hour", "-1", NULL},
                                   {"serve", "--otp-per-client-hour", "many", NULL},
                                   {"serve", "--log-level", "loud", NULL}};
