@@ -363,26 +363,34 @@ static void *writer_main(void *arg) {
     return NULL;
 }
 
+/* Queues j for the writer; false (nothing queued) when the store is
+ * shutting down. */
+static bool enqueue(hd_store *st, write_job *j) {
+    pthread_mutex_lock(&st->mu);
+    bool open = !st->stopping;
+    if (open) {
+        if (st->tail)
+            st->tail->next = j;
+        else
+            st->head = j;
+        st->tail = j;
+        pthread_cond_signal(&st->cv_work);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return open;
+}
+
 hd_rc hd__sq_write(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
     hd_err local;
     write_job j = {.fn = fn, .ctx = ctx, .err = err ? err : &local, .rc = HD_OK};
     if (sem_init(&j.done, 0, 0) != 0)
         return hd_err_set(err, HD_ESTORE, "", "cannot wait for the writer");
-    pthread_mutex_lock(&st->mu);
-    if (st->stopping) {
-        pthread_mutex_unlock(&st->mu);
+    /* The job lives on this stack frame: safe, because we wait below until
+     * the writer has posted it and no longer touches it. */
+    if (!enqueue(st, &j)) { // cppcheck-suppress autoVariables
         sem_destroy(&j.done);
         return hd_err_set(err, HD_EBUSY, "", "the store is shutting down");
     }
-    /* The job lives on this stack frame: safe, because we wait below until
-     * the writer has posted it and no longer touches it. */
-    if (st->tail)
-        st->tail->next = &j;
-    else
-        st->head = &j; // cppcheck-suppress autoVariables
-    st->tail = &j;     // cppcheck-suppress autoVariables
-    pthread_cond_signal(&st->cv_work);
-    pthread_mutex_unlock(&st->mu);
     while (sem_wait(&j.done) != 0) {} /* EINTR: wait on */
     sem_destroy(&j.done);
     return j.rc;
@@ -400,20 +408,10 @@ void hd__sq_write_async(hd_store *st, hd_store_fn fn, void *ctx, hd_store_done_f
     j->err = &j->own_err;
     j->on_done = done;
     j->arg = arg;
-    pthread_mutex_lock(&st->mu);
-    if (st->stopping) {
-        pthread_mutex_unlock(&st->mu);
+    if (!enqueue(st, j)) {
         free(j);
         done(arg, hd_err_set(&err, HD_EBUSY, "", "the store is shutting down"), &err);
-        return;
     }
-    if (st->tail)
-        st->tail->next = j;
-    else
-        st->head = j;
-    st->tail = j;
-    pthread_cond_signal(&st->cv_work);
-    pthread_mutex_unlock(&st->mu);
 }
 
 hd_rc hd__sq_read(hd_store *st, hd_store_fn fn, void *ctx, hd_err *err) {
