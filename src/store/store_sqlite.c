@@ -132,6 +132,8 @@ static void *checkpoint_main(void *arg) {
                                       &done);
             if (hd_mono_ns() - t0 < CATCH_UP_NS) break;
         }
+        /* the last pass's view: the writer may have restarted the WAL meanwhile */
+        long_wal = log > st->wal_long;
         if (long_wal && (log - done <= WAL_TAIL || log > 4 * st->wal_long)) {
             pthread_mutex_lock(&st->mu);
             st->wal_tail = true;

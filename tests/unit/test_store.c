@@ -1,9 +1,11 @@
 /* test_store.c - the store API on SQLite and (when HUDONG_TEST_PG names one)
  * PostgreSQL: migrations, reads and writes, group commit under threads,
- * rollback of a failing callback, an injected commit failure. */
+ * rollback of a failing callback, an injected commit failure, writes that do
+ * not wait. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -202,6 +204,60 @@ static void test_concurrent_writers_lose_nothing(void **state) {
     assert_int_equal(atoi(g.v), THREADS * PER_THREAD);
 }
 
+/* ---- writes that do not wait (hd_store_write_async) ---- */
+
+#define ASYNC_N 200
+
+typedef struct {
+    int i;
+    char key[48];
+    hd_rc rc;      /* what done said */
+    char field[8]; /* ... and the field its error named */
+} async_job;
+
+static atomic_int async_done;
+
+static hd_rc async_put(hd_conn *c, void *ctx, hd_err *err) {
+    async_job *j = ctx;
+    hd_val p[2] = {hd_vtext(j->key), hd_vtext("async")};
+    hd_rc rc = hd_exec(c, "INSERT INTO meta (k, v) VALUES (?, ?)", p, 2, NULL, err);
+    if (rc) return rc;
+    /* every 50th refuses after writing: its row must not be kept */
+    if (j->i % 50 == 7) return hd_err_set(err, HD_EINVAL, "i", "job %d refuses", j->i);
+    return HD_OK;
+}
+
+static void async_fin(void *arg, hd_rc rc, const hd_err *err) {
+    async_job *j = arg;
+    j->rc = rc;
+    snprintf(j->field, sizeof j->field, "%s", rc ? err->field : "");
+    atomic_fetch_add(&async_done, 1);
+}
+
+static void test_async_writes(void **state) {
+    fixture *f = *state;
+    /* the embedded store queues and answers later; PostgreSQL answers at once */
+    assert_int_equal(hd_store_writes_async(f->st), f->path[0] != '\0');
+    static async_job jobs[ASYNC_N];
+    atomic_store(&async_done, 0);
+    for (int i = 0; i < ASYNC_N; i++) {
+        jobs[i] = (async_job){.i = i, .rc = HD_EINTERNAL};
+        snprintf(jobs[i].key, sizeof jobs[i].key, "async-%d-%d", (int)getpid(), i);
+        hd_store_write_async(f->st, async_put, &jobs[i], async_fin, &jobs[i]);
+    }
+    for (int t = 0; t < 1000 && atomic_load(&async_done) < ASYNC_N; t++) usleep(10 * 1000);
+    assert_int_equal(atomic_load(&async_done), ASYNC_N); /* each done exactly once */
+    hd_err err;
+    for (int i = 0; i < ASYNC_N; i++) {
+        bool refused = i % 50 == 7;
+        assert_int_equal(jobs[i].rc, refused ? HD_EINVAL : HD_OK);
+        assert_string_equal(jobs[i].field, refused ? "i" : "");
+        get_ctx g = {jobs[i].key, "", 0};
+        assert_int_equal(hd_store_read(f->st, get_meta, &g, &err), HD_OK);
+        assert_int_equal(g.found, refused ? 0 : 1);
+    }
+}
+
 /* ---- SQLite: the WAL does not grow without end under steady writes ---- */
 
 static hd_rc rewrite_rows(hd_conn *c, void *ctx, hd_err *err) {
@@ -301,6 +357,7 @@ int main(void) {
         cmocka_unit_test(test_failing_callback_writes_nothing),
         cmocka_unit_test(test_injected_commit_failure),
         cmocka_unit_test(test_concurrent_writers_lose_nothing),
+        cmocka_unit_test(test_async_writes),
     };
     const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test(test_wal_stays_bounded),
