@@ -23,8 +23,6 @@ typedef struct hd_resp {
     bool replayed;
 } hd_resp;
 
-struct hd_route;
-
 typedef struct hd_req {
     struct hd_server *srv;
     hd_domain *d;
@@ -48,7 +46,6 @@ typedef struct hd_req {
     bool audit_in_txn;      /* ...whose outcome the write itself records */
     /* answered away from the polling thread (server.c): by a worker or, for
      * a prepared write, by the store's writer - the answer in w */
-    const struct hd_route *rt;
     struct hd_req *next; /* in the workers' queue */
     hd_resp w;
     _Atomic bool answered;

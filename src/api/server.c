@@ -1,6 +1,9 @@
 /* server.c - the HTTP server on libmicrohttpd: body collection with a size
  * limit, routing, API-key authentication with a short cache, the access log,
- * and a graceful stop.
+ * and a graceful stop. On the embedded store, polling threads that never
+ * wait, workers for what may, and prepared writes answered by the store's
+ * writer ("answering away from the polling threads"); on PostgreSQL a
+ * thread per connection.
  *
  * libmicrohttpd calls the access handler several times per request: once with
  * the headers, then once per chunk of body, then once with no data. We answer
@@ -41,6 +44,7 @@ struct hd_server {
     FILE *log;
     int port;
     _Atomic int inflight;
+    _Atomic bool stopping; /* hd_server_stop has begun */
     pthread_mutex_t mu;
     key_cache_entry cache[KEY_CACHE];
     bool async_writes; /* the store commits without a waiting thread */
@@ -836,6 +840,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         hd_resp_problem(&w, 503, HD_ENOMEM, "", "out of memory");
         return send_resp(s, r, &w);
     }
+    if (s->async_writes && atomic_load(&s->stopping)) {
+        /* a request that began after the stop did (on a connection kept
+         * alive): it must not be suspended - libmicrohttpd cannot stop with
+         * a suspended connection - so it is refused, and written nowhere */
+        hd_resp_problem(&w, 503, HD_EBUSY, "", "the server is stopping: send this again");
+        return send_resp(s, r, &w);
+    }
     if (!s->async_writes) { /* a thread of this connection's own */
         handle(s, r, &w);
         return send_resp(s, r, &w);
@@ -979,8 +990,19 @@ int hd_server_port(const hd_server *s) { return s->port; }
 void hd_server_stop(hd_server *s) {
     if (!s) return;
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    /* requests in flight finish (up to 30 s) before the daemon stops */
-    for (int i = 0; i < 3000 && atomic_load(&s->inflight) > 0; i++) {
+    /* Requests in flight finish before the daemon stops. A request counts
+     * itself in flight before it looks at stopping: once the count is seen
+     * at 0 here, every later one sees stopping and is refused without being
+     * suspended. A thread per connection (PostgreSQL) may be cut off after
+     * 30 s; a suspended request may not (libmicrohttpd aborts), so on the
+     * embedded store the wait has no end - its writes finish in milliseconds,
+     * a worker's read when its query does. */
+    atomic_store(&s->stopping, true);
+    for (int i = 0; atomic_load(&s->inflight) > 0; i++) {
+        if (!s->async_writes && i >= 3000) break;
+        if (i > 0 && i % 1000 == 0)
+            fprintf(s->log, "hudong: waiting for %d requests in flight\n",
+                    atomic_load(&s->inflight));
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
