@@ -65,6 +65,18 @@ static void *scheduler_main(void *arg) {
     return NULL;
 }
 
+/* A whole-number option of serve, from min to max; false (said on stderr)
+ * otherwise. what_min glosses the minimum, e.g. " (no cap)". */
+static bool serve_number(const char *flag, const char *env, const char *s, long min, long max,
+                         const char *what_min, long *out) {
+    char *end = NULL;
+    *out = strtol(s, &end, 10);
+    if (*s && !*end && *out >= min && *out <= max) return true;
+    fprintf(stderr, "hudong serve: %s (or %s) must be a whole number from %ld%s to %ld, got '%s'\n",
+            flag, env, min, what_min, max, s);
+    return false;
+}
+
 static int cmd_serve(int argc, char **argv) {
     const char *db = HD_CLI_DB();
     const char *listen = hd_cli_env("HUDONG_LISTEN", "127.0.0.1:8080");
@@ -131,31 +143,13 @@ static int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "hudong serve: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    char *end = NULL;
-    long conns = strtol(conns_s, &end, 10);
-    if (!*conns_s || *end || conns < 1 || conns > 100000) {
-        fprintf(stderr,
-                "hudong serve: --max-connections (or HUDONG_MAX_CONNECTIONS) must be a whole "
-                "number from 1 to 100000, got '%s'\n",
-                conns_s);
+    long conns, workers, otp;
+    if (!serve_number("--max-connections", "HUDONG_MAX_CONNECTIONS", conns_s, 1, 100000, "",
+                      &conns) ||
+        !serve_number("--workers", "HUDONG_WORKERS", workers_s, 1, 1024, "", &workers) ||
+        !serve_number("--otp-per-client-hour", "HUDONG_OTP_PER_CLIENT_HOUR", otp_s, 0, 1000000,
+                      " (no cap)", &otp))
         return 2;
-    }
-    long workers = strtol(workers_s, &end, 10);
-    if (!*workers_s || *end || workers < 1 || workers > 1024) {
-        fprintf(stderr,
-                "hudong serve: --workers (or HUDONG_WORKERS) must be a whole number from 1 to "
-                "1024, got '%s'\n",
-                workers_s);
-        return 2;
-    }
-    long otp = strtol(otp_s, &end, 10);
-    if (!*otp_s || *end || otp < 0 || otp > 1000000) {
-        fprintf(stderr,
-                "hudong serve: --otp-per-client-hour (or HUDONG_OTP_PER_CLIENT_HOUR) must be a "
-                "whole number from 0 (no cap) to 1000000, got '%s'\n",
-                otp_s);
-        return 2;
-    }
     hd_log_level lv;
     if (strcmp(level, "error") == 0)
         lv = HD_LOG_ERROR;
