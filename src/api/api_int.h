@@ -23,6 +23,8 @@ typedef struct hd_resp {
     bool replayed;
 } hd_resp;
 
+struct hd_route;
+
 typedef struct hd_req {
     struct hd_server *srv;
     hd_domain *d;
@@ -46,7 +48,9 @@ typedef struct hd_req {
     bool audit_in_txn;      /* ...whose outcome the write itself records */
     /* answered away from the polling thread (server.c): by a worker or, for
      * a prepared write, by the store's writer - the answer in w */
-    struct hd_req *next; /* in the workers' queue */
+    const struct hd_route *rt; /* found once, on the polling thread; NULL: none */
+    bool path_known;           /* ...and whether another method has the path */
+    struct hd_req *next;       /* in the workers' queue */
     hd_resp w;
     _Atomic bool answered;
     json_t *in; /* a prepared write's body, key and key scope */

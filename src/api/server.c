@@ -408,11 +408,11 @@ static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
                         "or sign in to the console");
         return false;
     }
+    if (key_cached(s, r)) return true;
     const char *key = h + 7;
     int64_t now = hd_mono_ms();
     size_t klen = strlen(key);
     key_cache_entry *e = &s->cache[key_slot(key, klen)];
-    if (key_cached(s, r)) return true;
     hd_err err;
     hd_rc rc = hd_apikey_verify(s->d, key, &r->key, &err);
     if (rc) {
@@ -724,14 +724,14 @@ static void call_route(hd_req *r, const hd_route *rt, hd_resp *w) {
     hd_resp_result(w, rc, &err, status, out, replayed);
 }
 
-/* The whole of a request, on a worker: it may wait for the store. */
+/* The whole of a request (its route in r->rt), on a worker or a thread of
+ * its connection's own: it may wait for the store. */
 static void handle(hd_server *s, hd_req *r, hd_resp *w) {
     if (strcmp(r->method, "GET") == 0 && strncmp(r->url, "/v1/", 4) != 0 && serve_static(s, r, w))
         return;
-    bool known;
-    const hd_route *rt = route_find(s, r, &known);
+    const hd_route *rt = r->rt;
     if (!rt) {
-        if (known)
+        if (r->path_known)
             hd_resp_problem(w, 405, HD_EINVAL, "", "%s is not allowed on %s", r->method, r->url);
         else
             hd_resp_problem(w, 404, HD_ENOTFOUND, "", "no such endpoint: %s %s", r->method, r->url);
@@ -847,12 +847,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         hd_resp_problem(&w, 503, HD_EBUSY, "", "the server is stopping: send this again");
         return send_resp(s, r, &w);
     }
+    const hd_route *rt = r->rt = route_find(s, r, &r->path_known);
     if (!s->async_writes) { /* a thread of this connection's own */
         handle(s, r, &w);
         return send_resp(s, r, &w);
     }
-    bool known;
-    const hd_route *rt = route_find(s, r, &known);
     if (rt && rt->prep && rt->scope && strcmp(rt->scope, "member") != 0 && key_cached(s, r)) {
         /* here, on the polling thread, nothing that reads the store: a key
          * from the cache (anything else goes to a worker), the body checked
