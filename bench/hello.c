@@ -2,10 +2,11 @@
  * in its fastest configuration on these machines (internal polling thread,
  * epoll, a pool of 8 threads) that reads the request body like the real
  * server and answers every request with a small fixed JSON body, replying on
- * the second call of the access handler as server.c does. hudong itself runs
- * a thread per connection (its handlers wait for the group commit); a
- * hello-world in that mode measured the same, 56-59k requests/s, against
- * 53-59k for this one (2026-11-25).
+ * the second call of the access handler as server.c does. epoll is this
+ * server's fastest mode here (poll: from 2 % faster to 21 % slower in six
+ * runs, 2026-11-26);
+ * hudong's own polling threads use poll, which suits its suspended
+ * requests better (src/api/server.c).
  *
  * usage: hello [PORT]   (0 or none picks a free port; the port is printed on
  * stdout as "port N"). Runs until SIGTERM or SIGINT. */

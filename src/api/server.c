@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -750,12 +751,35 @@ static void handle(hd_server *s, hd_req *r, hd_resp *w) {
 }
 
 /* ---- answering away from the polling threads ----
- * The polling threads (a few, one epoll each) read requests and write
- * answers, and never wait: a request is suspended while a worker handles it
+ * The polling threads (one a core, each with its own connections) read
+ * requests and write answers, and never wait: a request is suspended while
+ * a worker handles it
  * or - for a prepared write on SQLite - while its write waits for the
  * group commit, and resumed with its answer in r->w. The data plane thus
  * costs no thread a request: a thousand clients sending events keep the
- * polling threads and the writer busy and nothing else. */
+ * polling threads and the writer busy and nothing else.
+ *
+ * The polling threads run as SCHED_BATCH (start_pollers): the same share of
+ * the CPU as any thread, but waking one does not preempt the thread running.
+ * Otherwise the writer, which is the one serial stage, was preempted at
+ * every answer it handed back - the polling thread it woke took its core,
+ * wrote the answer, woke the client, and the writer got the core back
+ * several switches later, with the next batch waiting behind it (perf sched:
+ * the writer runnable but not running 10 % of the time, a few microseconds
+ * of work between switches). With it, single events +11 % at 16 connections
+ * and +8 % at 64, in alternating rounds (docs/benchmarks.md). */
+
+/* Switches the calling thread between SCHED_OTHER and SCHED_BATCH, for the
+ * threads it starts meanwhile to inherit; true when it switched. A thread
+ * under any other policy (someone ran us with chrt) is left alone. */
+static bool as_batch(bool on) {
+    struct sched_param sp = {0};
+    int policy;
+    if (pthread_getschedparam(pthread_self(), &policy, &sp) != 0) return false;
+    if (policy != (on ? SCHED_OTHER : SCHED_BATCH)) return false;
+    sp.sched_priority = 0;
+    return pthread_setschedparam(pthread_self(), on ? SCHED_BATCH : SCHED_OTHER, &sp) == 0;
+}
 
 static void answer(hd_req *r) {
     atomic_store_explicit(&r->answered, true, memory_order_release);
@@ -960,15 +984,25 @@ hd_server *hd_server_start(hd_domain *d, const hd_server_opts *o, hd_err *err) {
             }
         }
         /* a polling thread per core: they never wait (see "answering away
-         * from the polling threads") */
+         * from the polling threads"). poll(2), not epoll: libmicrohttpd
+         * takes a suspended connection out of its epoll set and puts it
+         * back on resume, two epoll_ctl calls for every request that waits
+         * for the writer; poll just leaves it out of the next call's list.
+         * Single events +5 % at 16 connections, +7 % at 64, +6 to +10 % at
+         * 256 and 1,000 (alternating rounds; the hello-world is faster with
+         * epoll and keeps it). poll's cost grows with the connections a
+         * thread holds, so past 2,048 allowed connections, epoll. */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         unsigned pollers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
+        unsigned poll_kind = conns > 2048 ? MHD_USE_EPOLL : MHD_USE_POLL;
+        bool batch = as_batch(true); /* the polling threads inherit it */
         s->mhd = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-            (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-            MHD_OPTION_THREAD_POOL_SIZE, pollers, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, conns,
-            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+            MHD_USE_INTERNAL_POLLING_THREAD | poll_kind | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port,
+            NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
+            pollers, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+            (unsigned)1024, MHD_OPTION_END);
+        if (batch) as_batch(false);
     }
     if (!s->mhd) {
         hd_err_set(err, HD_EIO, "listen", "cannot listen on %s (in use, or not allowed)", listen);
