@@ -329,13 +329,16 @@ static void test_clock_moves(void **state) {
 /* ---- many clients at once ----
  * Each request's write waits for its group commit on no thread of its own
  * (the embedded store) or on a worker (PostgreSQL): either way every client
- * gets its own answer, in full, and the counters add up. */
+ * gets its own answer, in full, and the counters add up. On the embedded
+ * store the polling threads use poll(2) up to 2,048 allowed connections and
+ * epoll past them: the test runs against both. */
 
 #define MC_THREADS   32
 #define MC_EVENTS    16
 #define MC_CUSTOMERS 8
 
 typedef struct mc_client {
+    ht_server *srv;
     int t;
     int status[MC_EVENTS];  /* each event's answer */
     char id[MC_EVENTS][24]; /* ... and the event id it named */
@@ -364,7 +367,7 @@ static void *mc_run(void *arg) {
                      "{\"type\":\"page.view\",\"customer\":{\"phone\":\"%s\"},\"key\":\"mc-%d-%d\","
                      "\"properties\":{\"page\":\"/p/%d\"}}",
                      phone, m->t, i, i);
-        ht_resp r = ht_req_soft(&S, "POST", "/v1/events", body);
+        ht_resp r = ht_req_soft(m->srv, "POST", "/v1/events", body);
         m->status[i] = (int)r.status;
         const char *id = r.json ? json_string_value(json_object_get(r.json, "id")) : NULL;
         snprintf(m->id[i], sizeof m->id[i], "%s", id ? id : "");
@@ -375,7 +378,7 @@ static void *mc_run(void *arg) {
                      "\"key\":\"mcb-%d-0\"},{\"type\":\"app.open\",\"customer\":{\"phone\":\"%s\"},"
                      "\"key\":\"mcb-%d-1\"}]}",
                      phone, m->t, phone, m->t);
-            r = ht_req_soft(&S, "POST", "/v1/events/batch", body);
+            r = ht_req_soft(m->srv, "POST", "/v1/events/batch", body);
             m->batch_status = (int)r.status;
             m->batch_created =
                 r.json ? (int)json_integer_value(json_object_get(r.json, "created")) : -1;
@@ -387,13 +390,13 @@ static void *mc_run(void *arg) {
              "{\"type\":\"order.paid\",\"customer\":{\"phone\":\"%s\"},\"key\":\"mc-%d-0\","
              "\"properties\":{\"order_id\":\"MC-%d-0\",\"amount\":%d}}",
              phone, m->t, m->t, 100 + m->t);
-    ht_resp r = ht_req_soft(&S, "POST", "/v1/events", body);
+    ht_resp r = ht_req_soft(m->srv, "POST", "/v1/events", body);
     m->dup_status = (int)r.status;
     const char *id = r.json ? json_string_value(json_object_get(r.json, "id")) : NULL;
     snprintf(m->dup_id, sizeof m->dup_id, "%s", id ? id : "");
     ht_free(&r);
     /* and one the server refuses before it queues anything */
-    r = ht_req_soft(&S, "POST", "/v1/events", "{\"type\":\"page.view\",\"customer\":{}}");
+    r = ht_req_soft(m->srv, "POST", "/v1/events", "{\"type\":\"page.view\",\"customer\":{}}");
     m->bad_status = (int)r.status;
     const char *f = r.json ? json_string_value(json_object_get(r.json, "field")) : NULL;
     snprintf(m->bad_field, sizeof m->bad_field, "%s", f ? f : "");
@@ -403,12 +406,12 @@ static void *mc_run(void *arg) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
 
-static void test_many_clients_at_once(void **state) {
-    (void)state;
+static void many_clients(ht_server *srv) {
     static mc_client m[MC_THREADS];
     pthread_t th[MC_THREADS];
     for (int t = 0; t < MC_THREADS; t++) {
         memset(&m[t], 0, sizeof m[t]);
+        m[t].srv = srv;
         m[t].t = t;
         assert_int_equal(pthread_create(&th[t], NULL, mc_run, &m[t]), 0);
     }
@@ -441,7 +444,7 @@ static void test_many_clients_at_once(void **state) {
         char phone[16], path[64];
         mc_phone(c, phone, sizeof phone);
         snprintf(path, sizeof path, "/v1/customers?phone=%s", phone);
-        ht_resp r = ht_get(&S, path);
+        ht_resp r = ht_get(srv, path);
         assert_int_equal(r.status, 200);
         json_t *data = json_object_get(r.json, "data");
         assert_int_equal(json_array_size(data), 1);
@@ -453,6 +456,21 @@ static void test_many_clients_at_once(void **state) {
     }
 }
 
+static void test_many_clients_at_once(void **state) {
+    (void)state;
+    many_clients(&S);
+}
+
+static void test_many_clients_epoll(void **state) {
+    (void)state;
+    ht_server e;
+    setenv("HUDONG_MAX_CONNECTIONS", "4096", 1);
+    ht_start(&e, false);
+    unsetenv("HUDONG_MAX_CONNECTIONS");
+    many_clients(&e);
+    ht_stop(&e, false);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_creates_customer_and_counts),
@@ -462,6 +480,7 @@ int main(void) {
         cmocka_unit_test(test_touchpoints_report),
         cmocka_unit_test(test_clock_moves),
         cmocka_unit_test(test_many_clients_at_once),
+        cmocka_unit_test(test_many_clients_epoll),
     };
     return cmocka_run_group_tests_name(ht_store(), tests, setup, teardown);
 }
