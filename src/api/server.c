@@ -753,21 +753,21 @@ static void handle(hd_server *s, hd_req *r, hd_resp *w) {
 /* ---- answering away from the polling threads ----
  * The polling threads (one a core, each with its own connections) read
  * requests and write answers, and never wait: a request is suspended while
- * a worker handles it
- * or - for a prepared write on SQLite - while its write waits for the
- * group commit, and resumed with its answer in r->w. The data plane thus
+ * a worker handles it or - for a prepared write on SQLite - while its write
+ * waits for the group commit, and resumed with its answer in r->w. The data plane thus
  * costs no thread a request: a thousand clients sending events keep the
  * polling threads and the writer busy and nothing else.
  *
- * The polling threads run as SCHED_BATCH (start_pollers): the same share of
- * the CPU as any thread, but waking one does not preempt the thread running.
- * Otherwise the writer, which is the one serial stage, was preempted at
- * every answer it handed back - the polling thread it woke took its core,
- * wrote the answer, woke the client, and the writer got the core back
- * several switches later, with the next batch waiting behind it (perf sched:
- * the writer runnable but not running 10 % of the time, a few microseconds
- * of work between switches). With it, single events +11 % at 16 connections
- * and +8 % at 64, in alternating rounds (docs/benchmarks.md). */
+ * The polling threads run as SCHED_BATCH (set in hd_server_start): the same
+ * share of the CPU as any thread, but waking one does not preempt the thread
+ * running. Otherwise the writer, which is the one serial stage, was
+ * preempted at every answer it handed back - the polling thread it woke took
+ * its core, wrote the answer, woke the client, and the writer got the core
+ * back several switches later, with the next batch waiting behind it (the
+ * writer runnable but not running 10-27 % of the time by perf sched and
+ * /proc schedstat, a few microseconds of work between switches). With it,
+ * single events +4 to +11 % at 16 connections and +2 to +8 % at 64, in
+ * alternating rounds (docs/benchmarks.md). */
 
 /* Switches the calling thread between SCHED_OTHER and SCHED_BATCH, for the
  * threads it starts meanwhile to inherit; true when it switched. A thread
