@@ -381,12 +381,15 @@ static unsigned key_slot(const char *key, size_t klen) {
     return slot % KEY_CACHE;
 }
 
-/* The request's API key from the cache (verified within KEY_CACHE_TTL_MS):
- * true with r->key set, false when there is none or it is not cached. */
-static bool key_cached(hd_server *s, hd_req *r) {
+/* The API key an Authorization header carries, or NULL. */
+static const char *bearer_key(hd_req *r) {
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
-    const char *key = h + 7;
+    return h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+}
+
+/* key from the cache (verified within KEY_CACHE_TTL_MS): true with r->key
+ * set, false when it is not cached. */
+static bool key_cached(hd_server *s, hd_req *r, const char *key) {
     size_t klen = strlen(key);
     pthread_mutex_lock(&s->mu);
     key_cache_entry *e = &s->cache[key_slot(key, klen)];
@@ -409,8 +412,8 @@ static bool authenticate(hd_server *s, hd_req *r, hd_resp *w) {
                         "or sign in to the console");
         return false;
     }
-    if (key_cached(s, r)) return true;
     const char *key = h + 7;
+    if (key_cached(s, r, key)) return true;
     int64_t now = hd_mono_ms();
     size_t klen = strlen(key);
     key_cache_entry *e = &s->cache[key_slot(key, klen)];
@@ -754,9 +757,9 @@ static void handle(hd_server *s, hd_req *r, hd_resp *w) {
  * The polling threads (one a core, each with its own connections) read
  * requests and write answers, and never wait: a request is suspended while
  * a worker handles it or - for a prepared write on SQLite - while its write
- * waits for the group commit, and resumed with its answer in r->w. The data plane thus
- * costs no thread a request: a thousand clients sending events keep the
- * polling threads and the writer busy and nothing else.
+ * waits for the group commit, and resumed with its answer in r->w. The data
+ * plane thus costs no thread a request: a thousand clients sending events
+ * keep the polling threads and the writer busy and nothing else.
  *
  * The polling threads run as SCHED_BATCH (set in hd_server_start): the same
  * share of the CPU as any thread, but waking one does not preempt the thread
@@ -876,7 +879,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         handle(s, r, &w);
         return send_resp(s, r, &w);
     }
-    if (rt && rt->prep && rt->scope && strcmp(rt->scope, "member") != 0 && key_cached(s, r)) {
+    const char *key;
+    if (rt && rt->prep && rt->scope && strcmp(rt->scope, "member") != 0 && (key = bearer_key(r)) &&
+        key_cached(s, r, key)) {
         /* here, on the polling thread, nothing that reads the store: a key
          * from the cache (anything else goes to a worker), the body checked
          * against the rules, and the write queued */

@@ -396,13 +396,6 @@ hd_rc hd_event_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_wri
     return HD_OK;
 }
 
-hd_rc hd_event_record(hd_domain *d, const hd_idem *im, const json_t *in, int *status, json_t **out,
-                      bool *replayed, hd_err *err) {
-    hd_write *w;
-    hd_rc rc = hd_event_prepare(d, im, in, &w, err);
-    return rc ? rc : hd_write_wait(w, status, out, replayed, err);
-}
-
 typedef struct batch_ctx {
     hd_domain *d;
     ev_in *evs;

@@ -21,23 +21,21 @@
 #define HD_BATCH_MAX        1000
 #define HD_ORDER_AMOUNT_MAX 1000000000000LL /* fen: 10 billion yuan in one order or line */
 
-/* One event: 201 {"id","customer_id","status":"created"} or 200 with
- * "status":"duplicate" for a replayed key. */
-hd_rc hd_event_record(hd_domain *d, const hd_idem *im, const json_t *in, int *status, json_t **out,
-                      bool *replayed, hd_err *err);
-
-/* A batch {"events":[…]} of up to HD_BATCH_MAX: one transaction, each event in
- * its own savepoint, so a bad event fails alone. 200 {"results":[{"index",
- * "status", "id"|"error"}…], "created":N, "duplicates":N, "failed":N}. */
-hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
-                            json_t **out, bool *replayed, hd_err *err);
-
-/* The two above without the wait: validate now (a refusal is returned at
- * once), write later through hd_write_submit or hd_write_wait. */
+/* One event, validated now (a refusal is returned at once) and written
+ * later through hd_write_submit or hd_write_wait: 201
+ * {"id","customer_id","status":"created"}, or 200 with "status":"duplicate"
+ * for a replayed key. */
 hd_rc hd_event_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
                        hd_err *err);
+
+/* A batch {"events":[…]} of up to HD_BATCH_MAX, likewise: one transaction,
+ * in which a bad event fails alone. 200 {"results":[{"index", "status",
+ * "id"|"error"}…], "created":N, "duplicates":N, "failed":N}. */
 hd_rc hd_event_batch_prepare(hd_domain *d, const hd_idem *im, const json_t *in, hd_write **out,
                              hd_err *err);
+/* The same, written and waited for. */
+hd_rc hd_event_record_batch(hd_domain *d, const hd_idem *im, const json_t *in, int *status,
+                            json_t **out, bool *replayed, hd_err *err);
 
 /* Inside a caller's write transaction (import, tests): validates and
  * processes one event. *event_id and *customer_id get the result;
